@@ -1,0 +1,309 @@
+"""The `consult` command (Typer). Read commands take --json; time-dependent ones --now.
+
+Imports stay light (no Prefect, no web stack) so that list/show/new/advance answer fast.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from cli.context import actor, app_from_env, handles_errors
+from states import Stage, Trigger, deadline_instant
+from states.errors import ConsultError
+from states.languages import LANGUAGES
+from store import consultations as repo
+from store.db import current_revision, upgrade
+from store.decision_file import parse_decision, read_decision_file, read_raw
+from store.views import audit_view, consultation_view
+
+app = typer.Typer(
+    help="Run a council's public consultations: decision → letter → submissions → compilation → meeting → report.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+NowOption = Annotated[str | None, typer.Option("--now", help="Act as if it were this ISO-8601 instant (with offset).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+LangOption = Annotated[str, typer.Option("--lang", help=f"Language for titles: {', '.join(LANGUAGES)}.")]
+
+
+def _console() -> Console:
+    return Console(soft_wrap=False, width=160)
+
+
+def _emit_json(value: Any) -> None:
+    typer.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def _check_lang(lang: str) -> str:
+    if lang not in LANGUAGES:
+        raise ConsultError(f"unknown language code {lang!r}; use one of {', '.join(LANGUAGES)}")
+    return lang
+
+
+@app.command()
+@handles_errors
+def init() -> None:
+    """Create the database, or upgrade it to the newest schema."""
+    ctx = app_from_env()
+    before, after = upgrade(ctx.engine)
+    state = "created" if before is None else ("already current" if before == after else f"upgraded from {before}")
+    typer.echo(f"database {ctx.settings.database_url}: schema {after} ({state})")
+
+
+def _date_or_instant(text: str, what: str) -> date | datetime:
+    try:
+        return date.fromisoformat(text) if len(text.strip()) == 10 else datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ConsultError(f"{what}: {text!r} is not an ISO date (2017-08-19) or date-time") from None
+
+
+def _pairs(values: list[str], what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values:
+        lang, sep, text = item.partition("=")
+        if not sep:
+            raise ConsultError(f"{what}: write LANG=TEXT, e.g. en=Public policy considerations for OTTs")
+        out[lang.strip()] = text
+    return out
+
+
+@app.command()
+@handles_errors
+def new(
+    file: Annotated[
+        Path | None, typer.Argument(help="Council-decision file (TOML); flags override its values.")
+    ] = None,
+    proposed: Annotated[bool, typer.Option("--proposed", help="A topic still awaiting the council.")] = False,
+    slug: Annotated[str | None, typer.Option(help="Short name, e.g. ott-2017.")] = None,
+    title: Annotated[list[str], typer.Option("--title", help="LANG=TEXT; repeat per language.")] = [],  # noqa: B006
+    question: Annotated[list[str], typer.Option("--question", help="LANG=TEXT, one question each.")] = [],  # noqa: B006
+    decided_on: Annotated[str | None, typer.Option()] = None,
+    letter_date: Annotated[str | None, typer.Option()] = None,
+    opens_at: Annotated[str | None, typer.Option()] = None,
+    deadline: Annotated[str | None, typer.Option(help="A date (end of that day in the zone) or a date-time.")] = None,
+    meeting_on: Annotated[str | None, typer.Option()] = None,
+    meeting_place: Annotated[str | None, typer.Option()] = None,
+    contact_name: Annotated[str | None, typer.Option()] = None,
+    contact_email: Annotated[str | None, typer.Option()] = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA zone; default from the policy.")] = None,
+    now: NowOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Start a consultation from a council decision (in `decided`), or a proposal (`--proposed`)."""
+    ctx = app_from_env()
+    policy = ctx.settings.policy
+    raw: dict[str, Any] = read_raw(file) if file is not None else {}
+    flags: dict[str, Any] = {
+        "slug": slug, "meeting_place": meeting_place, "contact_name": contact_name,
+        "contact_email": contact_email, "timezone": timezone,
+    }  # fmt: skip
+    for key, value in {"decided_on": decided_on, "letter_date": letter_date, "meeting_on": meeting_on,
+                       "opens_at": opens_at, "deadline": deadline}.items():  # fmt: skip
+        flags[key] = _date_or_instant(value, f"--{key.replace('_', '-')}") if value is not None else None
+    raw.update({k: v for k, v in flags.items() if v is not None})
+    if title:
+        raw["title"] = {**raw.get("title", {}), **_pairs(title, "--title")}
+    if question:
+        raw["questions"] = [_pairs([q], "--question") for q in question]
+    data = parse_decision(raw, policy=policy, where=str(file) if file else "new")
+    with ctx.session() as s:
+        created = repo.create_consultation(
+            session=s, data=data, proposed=proposed, actor=actor(), now=ctx.now(now), policy=policy
+        )
+        s.commit()
+        c = created.consultation
+        if as_json:
+            _emit_json({**consultation_view(c, now=ctx.now(now)), "warnings": created.warnings})
+            return
+    for warning in created.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo(f"created {c.slug} (id {c.id}) in stage {c.stage}")
+
+
+@app.command("list")
+@handles_errors
+def list_(
+    stage: Annotated[str | None, typer.Option(help="Only this stage.")] = None,
+    lang: LangOption = "en",
+    now: NowOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Consultations grouped by stage, with what is due next."""
+    from cli import render
+
+    ctx = app_from_env()
+    _check_lang(lang)
+    wanted = None
+    if stage is not None:
+        try:
+            wanted = Stage(stage.replace("-", "_"))
+        except ValueError:
+            raise ConsultError(f"unknown stage {stage!r}; stages are: {', '.join(s.value for s in Stage)}") from None
+    at = ctx.now(now)
+    with ctx.session() as s:
+        rows = repo.list_consultations(session=s, stage=wanted)
+    if as_json:
+        _emit_json([consultation_view(c, now=at) for c in rows])
+    else:
+        render.board(_console(), rows, now=at, lang=lang)
+
+
+@app.command()
+@handles_errors
+def show(
+    ref: Annotated[str, typer.Argument(metavar="ID", help="Slug or numeric id.")],
+    lang: LangOption = "en",
+    now: NowOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """One consultation: details, timeline with what is due next, and the audit log."""
+    from cli import render
+
+    ctx = app_from_env()
+    _check_lang(lang)
+    at = ctx.now(now)
+    with ctx.session() as s:
+        c = repo.get(session=s, ref=ref)
+        audit = repo.audit_log(session=s, consultation_id=c.id)  # type: ignore[arg-type]
+    if as_json:
+        _emit_json({**consultation_view(c, now=at), "audit": [audit_view(e) for e in audit]})
+    else:
+        render.detail(_console(), c, audit, now=at, lang=lang)
+
+
+def _fire(ref: str, trigger: Trigger, *, now: str | None, **request: Any) -> None:
+    ctx = app_from_env()
+    decision_file: Path | None = request.pop("decision_file", None)
+    with ctx.session() as s:
+        c = repo.get(session=s, ref=ref)
+        if decision_file is not None:
+            if trigger is not Trigger.DECIDE:
+                raise ConsultError("--file goes with the decide trigger only")
+            repo.record_decision(
+                session=s, consultation=c, data=read_decision_file(decision_file, policy=ctx.settings.policy)
+            )
+        entry = repo.change_stage(
+            session=s, consultation=c, trigger=trigger, actor=actor(), now=ctx.now(now),
+            policy=ctx.settings.policy, **request,
+        )  # fmt: skip
+        s.commit()
+    extra = f" ({entry.details['letter_number']})" if "letter_number" in entry.details else ""
+    typer.echo(f"{c.slug}: {entry.from_stage} → {entry.to_stage} by {trigger.dashed}{extra}")
+
+
+@app.command()
+@handles_errors
+def advance(
+    ref: Annotated[str, typer.Argument(metavar="ID", help="Slug or numeric id.")],
+    trigger: Annotated[str, typer.Argument(help="e.g. issue-letter, open-submissions, hold-meeting, report.")],
+    reason: Annotated[str | None, typer.Option(help="Why (kept in the audit log).")] = None,
+    letter_number: Annotated[
+        str | None, typer.Option(help="issue-letter: record the registry's number (CL-17/30).")
+    ] = None,
+    summary: Annotated[str | None, typer.Option(help="hold-meeting: the summary agreed by participants.")] = None,
+    summary_file: Annotated[Path | None, typer.Option(help="hold-meeting: read the summary from a file.")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="decide: the council-decision file.")] = None,
+    now: NowOption = None,
+) -> None:
+    """Fire a lifecycle trigger by hand."""
+    parsed = Trigger.parse(trigger)
+    if parsed is Trigger.EXTEND_DEADLINE:
+        raise ConsultError("use `consult extend-deadline ID DATE`")
+    if summary_file is not None:
+        try:
+            summary = summary_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConsultError(f"{summary_file}: cannot read: {exc.strerror}") from None
+    _fire(
+        ref, parsed, now=now, reason=reason, letter_number=letter_number,
+        meeting_summary=summary, decision_file=file,
+    )  # fmt: skip
+
+
+@app.command("extend-deadline")
+@handles_errors
+def extend_deadline(
+    ref: Annotated[str, typer.Argument(metavar="ID")],
+    new_deadline: Annotated[str, typer.Argument(metavar="DATE", help="A date (end of day in the zone) or date-time.")],
+    reason: Annotated[str | None, typer.Option()] = None,
+    now: NowOption = None,
+) -> None:
+    """Move the deadline later (from open, or from closed before compilation, which reopens)."""
+    ctx = app_from_env()
+    with ctx.session() as s:
+        tz = repo.get(session=s, ref=ref).timezone
+    when = deadline_instant(_date_or_instant(new_deadline, "DATE"), tz)
+    _fire(ref, Trigger.EXTEND_DEADLINE, now=now, reason=reason, new_deadline=when)
+
+
+@app.command()
+@handles_errors
+def cancel(
+    ref: Annotated[str, typer.Argument(metavar="ID")],
+    reason: Annotated[str, typer.Option(help="Told to stakeholders; required.")],
+    now: NowOption = None,
+) -> None:
+    """Cancel a consultation that has not reached its final stage."""
+    _fire(ref, Trigger.CANCEL, now=now, reason=reason)
+
+
+@app.command()
+@handles_errors
+def demo(now: NowOption = None) -> None:
+    """Load the real consultations of the reference documents, each in its stage at --now."""
+    from demo.loader import load_demo
+
+    ctx = app_from_env()
+    at = ctx.now(now)
+    with ctx.session() as s:
+        for line in load_demo(session=s, now=at, policy=ctx.settings.policy):
+            typer.echo(line)
+
+
+@app.command()
+def diagram() -> None:
+    """Print the lifecycle as a Mermaid state diagram (drawn from the table)."""
+    from states.diagram import mermaid
+
+    typer.echo(mermaid(), nl=False)
+
+
+@app.command(hidden=True)
+@handles_errors
+def revision() -> None:
+    """Print the database's schema revision."""
+    ctx = app_from_env()
+    typer.echo(current_revision(ctx.engine) or "none")
+
+
+# Click's UsageError (Typer ≥ 0.20 vendors Click, so it is reached through a public subclass).
+UsageError: type[Exception] = typer.BadParameter.__base__  # type: ignore[assignment]
+
+
+def main() -> None:
+    """Entry point: usage errors become one line on stderr with exit code 2, like bad input."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(prog_name="consult", standalone_mode=False)
+    except UsageError as exc:
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            typer.echo(ctx.get_help())
+            code = 0
+        else:
+            hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            typer.echo(f"error: {exc.format_message()}{hint}", err=True)  # type: ignore[attr-defined]
+            code = 2
+    except typer.Abort:
+        code = 1
+    except ConsultError as exc:  # raised outside a command body
+        typer.echo(f"error: {exc}", err=True)
+        code = exc.exit_code
+    raise SystemExit(code if isinstance(code, int) else 0)

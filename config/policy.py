@@ -1,0 +1,61 @@
+"""The secretariat's policy: timing rules and reminder offsets, read from TOML."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_POLICY_FILE = Path(__file__).with_name("policy.toml")
+
+# IANA has no "Europe/Geneva" (Geneva keeps Zurich's clock), yet it is the name the
+# secretariat writes and DESIGN's default: accept it, and resolve it to Europe/Zurich.
+ZONE_ALIASES = {"Europe/Geneva": "Europe/Zurich"}
+
+
+def resolve_zone(name: str) -> ZoneInfo:
+    """The ZoneInfo for an IANA name or one of our aliases; raises ZoneInfoNotFoundError."""
+    if not name or name != name.strip():
+        raise ZoneInfoNotFoundError(name)
+    return ZoneInfo(ZONE_ALIASES.get(name, name))
+
+
+class PolicyError(ValueError):
+    """The policy file is unreadable or holds a value that cannot be right."""
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    timezone: str = "Europe/Geneva"
+    min_open_days: int = 30
+    meeting_gap_days: int = 30
+    reminder_offsets_days: tuple[int, ...] = (14, 7, 1)
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    """Read a policy file; unknown keys are refused so that a typo never silently
+    falls back to a default."""
+    path = path or DEFAULT_POLICY_FILE
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise PolicyError(f"policy file {path}: {exc}") from exc
+    known = {f.name for f in fields(Policy)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise PolicyError(f"policy file {path}: unknown key(s) {', '.join(unknown)}")
+    if "reminder_offsets_days" in raw:
+        offsets = raw["reminder_offsets_days"]
+        if not isinstance(offsets, list) or not all(isinstance(o, int) and o > 0 for o in offsets):
+            raise PolicyError(f"policy file {path}: reminder_offsets_days must be positive integers")
+        raw["reminder_offsets_days"] = tuple(sorted(set(offsets), reverse=True))
+    for key in ("min_open_days", "meeting_gap_days"):
+        if key in raw and (not isinstance(raw[key], int) or raw[key] < 0):
+            raise PolicyError(f"policy file {path}: {key} must be a non-negative integer")
+    if "timezone" in raw:
+        try:
+            resolve_zone(str(raw["timezone"]))
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise PolicyError(f"policy file {path}: unknown time zone {raw['timezone']!r}") from exc
+    return Policy(**raw)

@@ -1,0 +1,64 @@
+"""Process settings from the environment (CONSULT_*), built once at the edge."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from config.policy import Policy, load_policy
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value that cannot be used."""
+
+
+def parse_instant(text: str, *, what: str = "time") -> datetime:
+    """ISO 8601 with an offset or `Z`; a naive time would be ambiguous across zones."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise SettingsError(f"{what}: {text!r} is not an ISO 8601 date-time") from exc
+    if value.tzinfo is None:
+        raise SettingsError(f"{what}: {text!r} has no UTC offset (write e.g. 2017-08-19T12:00:00+02:00 or …Z)")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = "sqlite:///consult.db"
+    timezone: str = "Europe/Geneva"
+    now: datetime | None = None
+    secret_key: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    data_dir: Path = Path("data")
+    policy: Policy = field(default_factory=Policy)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        policy_file = env.get("CONSULT_POLICY_FILE")
+        policy = load_policy(Path(policy_file) if policy_file else None)
+        now = env.get("CONSULT_NOW")
+        port = env.get("CONSULT_SMTP_PORT", "25")
+        if not port.isdigit():
+            raise SettingsError(f"CONSULT_SMTP_PORT: {port!r} is not a port number")
+        return cls(
+            database_url=env.get("CONSULT_DATABASE_URL", "sqlite:///consult.db"),
+            timezone=env.get("CONSULT_TIMEZONE", policy.timezone),
+            now=parse_instant(now, what="CONSULT_NOW") if now else None,
+            secret_key=env.get("CONSULT_SECRET_KEY"),
+            smtp_host=env.get("CONSULT_SMTP_HOST") or None,
+            smtp_port=int(port),
+            smtp_username=env.get("CONSULT_SMTP_USERNAME") or None,
+            smtp_password=env.get("CONSULT_SMTP_PASSWORD") or None,
+            smtp_starttls=env.get("CONSULT_SMTP_STARTTLS", "").lower() in {"1", "true", "yes"},
+            data_dir=Path(env.get("CONSULT_DATA_DIR", "data")),
+            policy=policy,
+        )

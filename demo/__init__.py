@@ -1,0 +1,1 @@
+"""The real consultations of shared/reference/, loaded by `consult demo`."""

@@ -1,0 +1,136 @@
+"""`consult demo`: the three real consultations of shared/reference/, each brought to the
+stage it had at `now` by replaying its history through the same `change_stage` staff use.
+
+History that the reference documents do not date (the report days, times of day) is
+chosen to fit them; see the comments in data/*.toml.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session
+
+from config.policy import Policy
+from states import Trigger
+from states.timing import local_instant
+from store import consultations as repo
+from store.decision_file import read_decision_file
+
+DATA = Path(__file__).with_name("data")
+SECRETARIAT = "staff:secretariat (demo)"
+SUMMARY = (
+    "Brief summary of the physical open consultation meeting, approved by its participants "
+    "and published on the CWG-Internet website."
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    trigger: Trigger
+    day: date
+    at: time = time(10, 0)
+    request: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Story:
+    file: str
+    proposed_on: date | None
+    events: tuple[Event, ...]
+
+
+def _after_deadline(day: date) -> date:
+    return day + timedelta(days=1)
+
+
+STORIES = (
+    Story(
+        "enabling-environment-2016.toml",
+        None,
+        (
+            Event(Trigger.ISSUE_LETTER, date(2016, 2, 1)),
+            Event(Trigger.OPEN_SUBMISSIONS, date(2016, 2, 1), time(10, 5)),
+            Event(Trigger.CLOSE_SUBMISSIONS, _after_deadline(date(2016, 9, 11)), time(0, 1)),
+            Event(Trigger.COMPILE, _after_deadline(date(2016, 9, 11)), time(0, 2)),
+            Event(Trigger.HOLD_MEETING, date(2016, 10, 11), time(17, 0), {"meeting_summary": SUMMARY}),
+            Event(Trigger.REPORT, date(2017, 5, 15)),
+        ),
+    ),
+    Story(
+        "developmental-aspects-2016.toml",
+        None,
+        (
+            Event(Trigger.ISSUE_LETTER, date(2016, 10, 24)),
+            Event(Trigger.OPEN_SUBMISSIONS, date(2016, 10, 24), time(10, 5)),
+            Event(
+                Trigger.EXTEND_DEADLINE,
+                date(2016, 12, 21),
+                request={"new_deadline": date(2017, 1, 11), "reason": "stakeholders asked for more time"},
+            ),
+            Event(Trigger.CLOSE_SUBMISSIONS, _after_deadline(date(2017, 1, 11)), time(0, 1)),
+            Event(Trigger.COMPILE, _after_deadline(date(2017, 1, 11)), time(0, 2)),
+            Event(Trigger.HOLD_MEETING, date(2017, 2, 3), time(17, 0), {"meeting_summary": SUMMARY}),
+            Event(Trigger.REPORT, date(2017, 5, 15)),
+        ),
+    ),
+    Story(
+        "ott-2017.toml",
+        date(2017, 2, 7),  # the 9th meeting referred the topic to Council 2017 (report, annex)
+        (
+            Event(Trigger.DECIDE, date(2017, 5, 25), time(12, 0)),
+            Event(Trigger.ISSUE_LETTER, date(2017, 6, 14), request={"letter_number": "CL-17/30"}),
+            Event(Trigger.OPEN_SUBMISSIONS, date(2017, 6, 14), time(10, 5)),
+            Event(Trigger.CLOSE_SUBMISSIONS, _after_deadline(date(2017, 8, 19)), time(0, 1)),
+            Event(Trigger.COMPILE, _after_deadline(date(2017, 8, 19)), time(0, 2)),
+            Event(Trigger.HOLD_MEETING, date(2017, 9, 18), time(17, 0), {"meeting_summary": SUMMARY}),
+            Event(Trigger.REPORT, date(2018, 4, 17)),
+        ),
+    ),
+)
+
+
+def _actor(trigger: Trigger) -> str:
+    return (
+        "system" if trigger in {Trigger.OPEN_SUBMISSIONS, Trigger.CLOSE_SUBMISSIONS, Trigger.COMPILE} else SECRETARIAT
+    )
+
+
+def load_demo(*, session: Session, now: datetime, policy: Policy) -> Iterator[str]:
+    """Create each story's consultation (if absent) and replay its events up to `now`."""
+    for story in STORIES:
+        data = read_decision_file(DATA / story.file, policy=policy)
+        tz = data.timezone
+        try:
+            repo.get(session=session, ref=data.slug)
+            yield f"{data.slug}: already loaded, left as it is"
+            continue
+        except repo.NotFound:
+            pass
+        start = story.proposed_on or data.decided_on
+        assert start is not None
+        created_at = local_instant(start, time(12, 0), tz)
+        if created_at > now:
+            yield f"{data.slug}: not yet {'proposed' if story.proposed_on else 'decided'} at {now:%Y-%m-%d}"
+            continue
+        proposed = story.proposed_on is not None
+        c = repo.create_consultation(
+            session=session, data=data, proposed=proposed, actor=SECRETARIAT, now=created_at, policy=policy
+        ).consultation
+        for event in story.events:
+            at = local_instant(event.day, event.at, tz)
+            if at > now:
+                break
+            request = dict(event.request)
+            if "new_deadline" in request:
+                request["new_deadline"] = local_instant(request["new_deadline"], time(23, 59, 59), tz)
+            repo.change_stage(
+                session=session, consultation=c, trigger=event.trigger, actor=_actor(event.trigger),
+                now=at, policy=policy, **request,
+            )  # fmt: skip
+        session.commit()
+        yield f"{c.slug}: {c.stage} (letter {c.letter_number or '—'})"

@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""The project's two commands, for a fresh machine with only python3:
+
+    python3 dev.py run    set up, load the real demo consultations, show the board
+    python3 dev.py test   set up (PostgreSQL included) and run lint and the whole suite
+
+Set-up is idempotent: the virtual environment in .venv is reinstalled only when
+pyproject.toml changes.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / "bin"
+
+
+def sh(*args: str | Path, env: dict[str, str] | None = None) -> None:
+    print("+", " ".join(str(a) for a in args), flush=True)
+    result = subprocess.run([str(a) for a in args], cwd=ROOT, env=env)
+    if result.returncode != 0:
+        sys.exit(result.returncode)
+
+
+def ensure_venv(extra: str | None) -> None:
+    if not (BIN / "python").exists():
+        print(f"creating {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    stamp = VENV / f".installed-{extra or 'base'}-{digest}"
+    if stamp.exists():
+        return
+    target = f".[{extra}]" if extra else "."
+    sh(BIN / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", target)
+    stamp.touch()
+
+
+def ensure_postgres() -> None:
+    """The suite runs on a throwaway PostgreSQL cluster too; install the server if missing."""
+    if shutil.which("initdb") or glob.glob("/usr/lib/postgresql/*/bin/initdb"):
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        sh("apt-get", "update", "-qq")
+        sh("apt-get", "install", "-y", "-qq", "postgresql")
+        return
+    sys.exit(
+        "PostgreSQL server binaries (initdb, pg_ctl) are missing: install PostgreSQL 15, "
+        "or set CONSULT_TEST_BACKENDS=sqlite to leave it out"
+    )
+
+
+def run() -> None:
+    ensure_venv(None)
+    env = {**os.environ, "PREFECT_HOME": str(ROOT / "data" / "prefect")}
+    sh(BIN / "consult", "init", env=env)
+    sh(BIN / "consult", "demo", env=env)
+    sh(BIN / "consult", "list", env=env)
+
+
+def test(pytest_args: list[str]) -> None:
+    ensure_venv("test")
+    if "postgresql" in os.environ.get("CONSULT_TEST_BACKENDS", "sqlite,postgresql"):
+        ensure_postgres()
+    sh(BIN / "ruff", "check", ".")
+    sh(BIN / "ruff", "format", "--check", ".")
+    sh(BIN / "python", "-m", "pytest", *pytest_args)
+
+
+def main() -> None:
+    if len(sys.argv) < 2 or sys.argv[1] not in {"run", "test"}:
+        sys.exit(__doc__)
+    if sys.argv[1] == "run":
+        run()
+    else:
+        test(sys.argv[2:])
+
+
+if __name__ == "__main__":
+    main()

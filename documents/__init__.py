@@ -1,0 +1,1 @@
+"""Letters, compilation, meeting summary and report (the documents issue)."""

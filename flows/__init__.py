@@ -1,0 +1,1 @@
+"""Prefect flows: the tick and the compile step (the clock issue)."""

@@ -1,0 +1,1 @@
+"""Stakeholder registry, outbox and mail delivery (the stakeholders-and-mail issue)."""

@@ -1,0 +1,51 @@
+"""The names of the lifecycle: stages and triggers. The only place they are spelled."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Stage(StrEnum):
+    PROPOSED = "proposed"
+    DECIDED = "decided"
+    LETTER_ISSUED = "letter_issued"
+    OPEN = "open"
+    CLOSED = "closed"
+    COMPILED = "compiled"
+    MEETING_HELD = "meeting_held"
+    REPORTED = "reported"
+    CANCELLED = "cancelled"
+
+
+FINAL_STAGES: frozenset[Stage] = frozenset({Stage.REPORTED, Stage.CANCELLED})
+
+
+class Trigger(StrEnum):
+    PROPOSE = "propose"
+    DECIDE = "decide"
+    ISSUE_LETTER = "issue_letter"
+    OPEN_SUBMISSIONS = "open_submissions"
+    CLOSE_SUBMISSIONS = "close_submissions"
+    COMPILE = "compile"
+    HOLD_MEETING = "hold_meeting"
+    REPORT = "report"
+    CANCEL = "cancel"
+    EXTEND_DEADLINE = "extend_deadline"
+
+    @classmethod
+    def parse(cls, text: str) -> Trigger:
+        """Accept `issue-letter` as well as `issue_letter`: the CLI and URLs use dashes."""
+        key = text.strip().lower().replace("-", "_")
+        try:
+            return cls(key)
+        except ValueError:
+            from states.errors import UnknownTrigger
+
+            raise UnknownTrigger(text) from None
+
+    @property
+    def dashed(self) -> str:
+        return self.value.replace("_", "-")
+
+
+SYSTEM_ACTOR = "system"

@@ -1,0 +1,276 @@
+"""Consultations and their audit log: the only way a stage ever changes.
+
+`change_stage` checks the machine, moves the stage under optimistic locking and appends
+the audit row in the caller's transaction; the caller commits. Effects that need I/O
+(mail) are recorded as rows by later layers in that same transaction, never performed here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session, col, select
+
+from config.policy import Policy
+from states import (
+    Facts,
+    Plan,
+    Stage,
+    Step,
+    Trigger,
+    check_plan,
+    create,
+    ensure_allowed,
+    fire,
+    local_date,
+    replay,
+)
+from states.errors import ConsultError
+from store.models import ConsultationCreate
+from store.tables import AuditEntry, Consultation
+
+LETTER_NUMBER = re.compile(r"^CL-(\d{2})/(\d{1,3})$")
+
+
+class NotFound(ConsultError):
+    pass
+
+
+class ConflictError(ConsultError):
+    """Someone else changed the consultation first; nothing of this attempt was written."""
+
+    exit_code = 1
+
+
+def plan_of(c: Consultation) -> Plan:
+    return Plan(
+        timezone=c.timezone,
+        decided_on=c.decided_on,
+        letter_date=c.letter_date,
+        opens_at=c.opens_at,
+        deadline=c.deadline,
+        meeting_on=c.meeting_on,
+    )
+
+
+def facts_of(c: Consultation, *, policy: Policy, **request: Any) -> Facts:
+    return Facts(
+        plan=plan_of(c),
+        min_open_days=policy.min_open_days if c.min_open_days is None else c.min_open_days,
+        meeting_gap_days=policy.meeting_gap_days if c.meeting_gap_days is None else c.meeting_gap_days,
+        has_meeting_summary=bool(c.meeting_summary),
+        **request,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    consultation: Consultation
+    warnings: list[str]
+
+
+def create_consultation(
+    *, session: Session, data: ConsultationCreate, proposed: bool, actor: str, now: datetime, policy: Policy
+) -> Created:
+    """Insert a consultation in `proposed` or `decided` with its first audit row."""
+    if session.exec(select(Consultation.id).where(Consultation.slug == data.slug)).first() is not None:
+        raise ConsultError(f"a consultation with slug {data.slug!r} already exists")
+    if not proposed and not data.questions:
+        raise ConsultError("a council decision needs at least one question")
+    row = Consultation(**data.model_dump(), stage=Stage.PROPOSED.value, created_at=now, updated_at=now)
+    facts = facts_of(row, policy=policy)
+    warnings = check_plan(facts.plan, min_open_days=facts.min_open_days, meeting_gap_days=facts.meeting_gap_days)
+    change = create(Trigger.PROPOSE if proposed else Trigger.DECIDE, facts=facts, now=now)
+    row.stage = change.to_stage.value
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise ConflictError(f"a consultation with slug {data.slug!r} was created at the same time") from None
+    _append_audit(session=session, consultation=row, change_from=None, trigger=change.trigger, actor=actor, now=now)
+    return Created(row, warnings)
+
+
+def get(*, session: Session, ref: str | int) -> Consultation:
+    """By slug or numeric id."""
+    text = str(ref).strip()
+    query = select(Consultation)
+    query = query.where(Consultation.id == int(text)) if text.isdigit() else query.where(Consultation.slug == text)
+    row = session.exec(query).first()
+    if row is None:
+        raise NotFound(f"no consultation {text!r} (give its slug or numeric id; `consult list` shows them)")
+    return row
+
+
+def list_consultations(*, session: Session, stage: Stage | None = None) -> list[Consultation]:
+    query = select(Consultation).order_by(col(Consultation.id))
+    if stage is not None:
+        query = query.where(Consultation.stage == stage.value)
+    return list(session.exec(query))
+
+
+def audit_log(*, session: Session, consultation_id: int) -> list[AuditEntry]:
+    query = select(AuditEntry).where(AuditEntry.consultation_id == consultation_id).order_by(col(AuditEntry.seq))
+    return list(session.exec(query))
+
+
+def replayed_stage(*, session: Session, consultation_id: int) -> Stage | None:
+    entries = audit_log(session=session, consultation_id=consultation_id)
+    return replay(
+        Step(Stage(e.from_stage) if e.from_stage else None, Stage(e.to_stage), Trigger(e.trigger)) for e in entries
+    )
+
+
+def _append_audit(
+    *,
+    session: Session,
+    consultation: Consultation,
+    change_from: Stage | None,
+    trigger: Trigger,
+    actor: str,
+    now: datetime,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
+    seq = session.exec(
+        select(func.coalesce(func.max(AuditEntry.seq), 0)).where(AuditEntry.consultation_id == consultation.id)
+    ).one()
+    entry = AuditEntry(
+        consultation_id=consultation.id,  # type: ignore[arg-type]
+        seq=seq + 1,
+        from_stage=change_from.value if change_from else None,
+        to_stage=consultation.stage,
+        trigger=trigger.value,
+        actor=actor,
+        at=now,
+        reason=reason,
+        details=details or {},
+    )
+    session.add(entry)
+    return entry
+
+
+def _next_letter_number(*, session: Session, year: int) -> str:
+    prefix = f"CL-{year % 100:02d}/"
+    taken = session.exec(select(Consultation.letter_number).where(col(Consultation.letter_number).startswith(prefix)))
+    highest = max((int(n.rsplit("/", 1)[1]) for n in taken if n), default=0)
+    return f"{prefix}{highest + 1}"
+
+
+def _check_letter_number(*, session: Session, number: str, issued_on: date) -> str:
+    match = LETTER_NUMBER.match(number.strip())
+    if not match:
+        raise ConsultError(f"letter number {number!r} is not of the form CL-YY/NN (e.g. CL-17/30)")
+    if int(match.group(1)) != issued_on.year % 100:
+        raise ConsultError(f"letter number {number!r} is not of the letter's year {issued_on.year}")
+    number = f"CL-{match.group(1)}/{int(match.group(2))}"
+    if session.exec(select(Consultation.id).where(Consultation.letter_number == number)).first() is not None:
+        raise ConsultError(f"letter number {number} is already used by another consultation")
+    return number
+
+
+def change_stage(
+    *,
+    session: Session,
+    consultation: Consultation,
+    trigger: Trigger,
+    actor: str,
+    now: datetime,
+    policy: Policy,
+    reason: str | None = None,
+    new_deadline: datetime | None = None,
+    meeting_summary: str | None = None,
+    letter_number: str | None = None,
+) -> AuditEntry:
+    """Fire `trigger`, bump the version only if nobody else did, append the audit row.
+
+    Nothing is written when the machine refuses; a concurrent change raises ConflictError.
+    """
+    c = consultation
+    expected_version = c.version
+    if meeting_summary is not None and trigger is not Trigger.HOLD_MEETING:
+        raise ConsultError("a meeting summary is recorded with hold-meeting only")
+    if trigger is Trigger.HOLD_MEETING and meeting_summary is not None:
+        if c.meeting_summary:
+            raise ConsultError("the meeting summary is already recorded and locked")
+        meeting_summary = meeting_summary.strip() or None
+    ensure_allowed(Stage(c.stage), trigger)
+    facts = facts_of(c, policy=policy, reason=reason, new_deadline=new_deadline)
+    if meeting_summary:
+        facts = replace(facts, has_meeting_summary=True)
+    details: dict[str, Any] = {}
+    if trigger is Trigger.ISSUE_LETTER:
+        issued_on = local_date(now, c.timezone)
+        number = (
+            _check_letter_number(session=session, number=letter_number, issued_on=issued_on)
+            if letter_number
+            else _next_letter_number(session=session, year=issued_on.year)
+        )
+    elif letter_number:
+        raise ConsultError("a letter number is recorded with issue-letter only")
+
+    change = fire(c, trigger, facts=facts, now=now)  # raises, leaving the row as it was
+
+    if trigger is Trigger.ISSUE_LETTER:
+        c.letter_number, c.letter_issued_on = number, issued_on
+        details = {"letter_number": number}
+    elif trigger is Trigger.EXTEND_DEADLINE:
+        assert new_deadline is not None and c.deadline is not None
+        details = {"from": c.deadline.isoformat(), "to": new_deadline.isoformat()}
+        c.deadline = new_deadline
+    elif trigger is Trigger.HOLD_MEETING:
+        c.meeting_summary = meeting_summary
+    c.updated_at = now
+    try:
+        bumped = session.execute(
+            update(Consultation)
+            .where(col(Consultation.id) == c.id, col(Consultation.version) == expected_version)
+            .values(version=expected_version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if bumped.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConflictError(
+                f"consultation {c.slug!r} was changed by someone else meanwhile; nothing was written — reload and retry"
+            )
+        c.version = expected_version + 1
+        entry = _append_audit(
+            session=session,
+            consultation=c,
+            change_from=change.from_stage,
+            trigger=trigger,
+            actor=actor,
+            now=now,
+            reason=reason,
+            details=details,
+        )
+        session.flush()
+    except ConflictError:
+        session.rollback()
+        raise
+    except OperationalError as exc:  # SQLite: the lock stayed busy past the timeout
+        session.rollback()
+        raise ConflictError(f"consultation {c.slug!r} is being changed by someone else ({exc.orig}); retry") from None
+    except IntegrityError as exc:
+        session.rollback()
+        raise ConflictError(f"consultation {c.slug!r}: a concurrent change got there first ({exc.orig})") from None
+    return entry
+
+
+def record_decision(*, session: Session, consultation: Consultation, data: ConsultationCreate) -> None:
+    """Fill a proposed topic with what the council decided, before `decide` fires.
+
+    Only while proposed: once decided, dates move only by the lifecycle (extend-deadline).
+    """
+    if consultation.stage != Stage.PROPOSED.value:
+        raise ConsultError(
+            f"the decision is recorded on a proposed consultation; {consultation.slug!r} is {consultation.stage}"
+        )
+    if data.slug != consultation.slug:
+        raise ConsultError(f"the decision file is for {data.slug!r}, not {consultation.slug!r}")
+    for key, value in data.model_dump(exclude={"slug"}).items():
+        setattr(consultation, key, value)

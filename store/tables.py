@@ -1,0 +1,57 @@
+"""Table models. Inputs and outputs use the separate models in store.models, so a
+request can never assign `id`, `stage` or `version` (no mass assignment)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from store.types import UTCDateTime
+
+
+class Consultation(SQLModel, table=True):
+    __tablename__ = "consultation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=80, unique=True, index=True)
+    title: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))
+    questions: list[dict[str, str]] = Field(sa_column=Column(JSON, nullable=False))
+    timezone: str = Field(max_length=64)
+    decided_on: date | None = None
+    letter_date: date | None = None
+    opens_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    deadline: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    meeting_on: date | None = None
+    meeting_place: str | None = Field(default=None, max_length=200)
+    contact_name: str | None = Field(default=None, max_length=200)
+    contact_email: str | None = Field(default=None, max_length=254)
+    min_open_days: int | None = None  # per-consultation override of the policy
+    meeting_gap_days: int | None = None
+    letter_number: str | None = Field(default=None, max_length=20, unique=True)
+    letter_issued_on: date | None = None
+    meeting_summary: str | None = Field(default=None, sa_column=Column(Text))
+    stage: str = Field(max_length=20, index=True)
+    version: int = Field(default=1)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class AuditEntry(SQLModel, table=True):
+    """One stage change. Append-only: the database refuses UPDATE and DELETE on it."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (UniqueConstraint("consultation_id", "seq", name="uq_audit_consultation_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    consultation_id: int = Field(foreign_key="consultation.id")
+    seq: int
+    from_stage: str | None = Field(default=None, max_length=20)
+    to_stage: str = Field(max_length=20)
+    trigger: str = Field(max_length=30)
+    actor: str = Field(max_length=120)
+    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

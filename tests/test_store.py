@@ -1,0 +1,191 @@
+"""Storage on SQLite and PostgreSQL: creation, the one stage-changing function, optimistic
+locking, the append-only audit log and its replay, letter numbers."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from alembic import command
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DatabaseError
+from sqlmodel import Session
+
+from states import ConsultError, GuardRefused, Stage, TimingError, Trigger, TriggerNotAllowed
+from states.timing import deadline_instant
+from store import consultations as repo
+from store.db import _alembic_config
+from tests.factories import POLICY, STAFF, consultation_in, decision, geneva
+
+
+def test_create_decided_writes_first_audit_row(session: Session) -> None:
+    created = repo.create_consultation(
+        session=session, data=decision(), proposed=False, actor=STAFF, now=geneva(date(2017, 5, 25)), policy=POLICY
+    )
+    session.commit()
+    c = created.consultation
+    assert c.stage == "decided" and c.version == 1 and created.warnings == []
+    assert c.deadline == deadline_instant(date(2017, 8, 19), "Europe/Geneva")
+    assert repo.get(session=session, ref="ott-2017").id == c.id
+    assert repo.get(session=session, ref=str(c.id)).slug == "ott-2017"
+    [entry] = repo.audit_log(session=session, consultation_id=c.id)
+    assert (entry.from_stage, entry.to_stage, entry.trigger, entry.actor) == (None, "decided", "decide", STAFF)
+
+
+def test_instants_come_back_aware_utc(session: Session, engine: Engine) -> None:
+    c = consultation_in(session, Stage.DECIDED)
+    with Session(engine) as fresh:
+        again = repo.get(session=fresh, ref=c.slug)
+        assert again.deadline == c.deadline and again.deadline.utcoffset().total_seconds() == 0
+
+
+def test_duplicate_slug_is_refused(session: Session) -> None:
+    consultation_in(session, Stage.DECIDED, slug="dup")
+    with pytest.raises(ConsultError, match="already exists"):
+        repo.create_consultation(
+            session=session, data=decision(slug="dup"), proposed=False, actor=STAFF,
+            now=geneva(date(2017, 5, 25)), policy=POLICY,
+        )  # fmt: skip
+
+
+def test_decision_without_questions_is_refused(session: Session) -> None:
+    with pytest.raises(ConsultError, match="at least one question"):
+        repo.create_consultation(
+            session=session, data=decision(questions=[]), proposed=False, actor=STAFF,
+            now=geneva(date(2017, 5, 25)), policy=POLICY,
+        )  # fmt: skip
+
+
+def test_incomplete_decision_is_refused_but_a_proposal_is_not(session: Session) -> None:
+    with pytest.raises(GuardRefused, match="plan_complete"):
+        repo.create_consultation(
+            session=session, data=decision(meeting_on=None), proposed=False, actor=STAFF,
+            now=geneva(date(2017, 5, 25)), policy=POLICY,
+        )  # fmt: skip
+    c = repo.create_consultation(
+        session=session, data=decision(meeting_on=None, slug="idea"), proposed=True, actor=STAFF,
+        now=geneva(date(2017, 2, 7)), policy=POLICY,
+    ).consultation  # fmt: skip
+    assert c.stage == "proposed"
+
+
+def test_whole_lifecycle_and_replay(session: Session) -> None:
+    c = consultation_in(session, Stage.REPORTED)
+    log = repo.audit_log(session=session, consultation_id=c.id)
+    assert [e.to_stage for e in log] == [
+        "decided", "letter_issued", "open", "closed", "compiled", "meeting_held", "reported",
+    ]  # fmt: skip
+    assert [e.seq for e in log] == list(range(1, 8))
+    assert repo.replayed_stage(session=session, consultation_id=c.id) == Stage.REPORTED
+    assert c.version == 7 and c.letter_number == "CL-17/1" and c.meeting_summary == "Agreed summary."
+
+
+def test_refused_trigger_writes_nothing(session: Session) -> None:
+    c = consultation_in(session, Stage.OPEN)
+    with pytest.raises(TriggerNotAllowed, match="allowed there: cancel, close-submissions, extend-deadline"):
+        repo.change_stage(session=session, consultation=c, trigger=Trigger.REPORT, actor=STAFF,
+                          now=geneva(date(2017, 7, 1)), policy=POLICY)  # fmt: skip
+    with pytest.raises(GuardRefused):
+        repo.change_stage(session=session, consultation=c, trigger=Trigger.CLOSE_SUBMISSIONS, actor=STAFF,
+                          now=geneva(date(2017, 7, 1)), policy=POLICY)  # fmt: skip
+    session.commit()
+    session.refresh(c)
+    assert c.stage == "open" and c.version == 3
+    assert len(repo.audit_log(session=session, consultation_id=c.id)) == 3
+
+
+def test_stale_copy_gets_a_conflict_and_writes_nothing(session: Session, engine: Engine) -> None:
+    c = consultation_in(session, Stage.LETTER_ISSUED)
+    with Session(engine, expire_on_commit=False) as other:
+        stale = repo.get(session=other, ref=c.slug)
+        repo.change_stage(session=session, consultation=c, trigger=Trigger.CANCEL, actor=STAFF,
+                          now=geneva(date(2017, 6, 15)), policy=POLICY, reason="withdrawn")  # fmt: skip
+        session.commit()
+        with pytest.raises(repo.ConflictError, match="changed by someone else"):
+            repo.change_stage(session=other, consultation=stale, trigger=Trigger.OPEN_SUBMISSIONS, actor=STAFF,
+                              now=geneva(date(2017, 6, 15)), policy=POLICY)  # fmt: skip
+    session.refresh(c)
+    assert c.stage == "cancelled"
+    assert [e.trigger for e in repo.audit_log(session=session, consultation_id=c.id)][-1] == "cancel"
+
+
+def test_audit_log_is_append_only_in_the_database(session: Session, engine: Engine) -> None:
+    consultation_in(session, Stage.OPEN)
+    for statement in ("UPDATE audit_entry SET actor = 'mallory'", "DELETE FROM audit_entry"):
+        with engine.connect() as conn, pytest.raises(DatabaseError, match="append-only"):
+            conn.execute(text(statement))
+
+
+def test_extend_deadline_from_closed_reopens_and_records_both_dates(session: Session) -> None:
+    c = consultation_in(session, Stage.CLOSED)
+    new = deadline_instant(date(2017, 8, 26), "Europe/Geneva")
+    entry = repo.change_stage(session=session, consultation=c, trigger=Trigger.EXTEND_DEADLINE, actor=STAFF,
+                              now=geneva(date(2017, 8, 20), 9), policy=POLICY, new_deadline=new,
+                              reason="requests for more time")  # fmt: skip
+    session.commit()
+    assert c.stage == "open" and c.deadline == new
+    assert entry.details == {"from": "2017-08-19T21:59:59+00:00", "to": "2017-08-26T21:59:59+00:00"}
+    assert repo.replayed_stage(session=session, consultation_id=c.id) == Stage.OPEN
+
+
+def test_extension_after_compilation_is_refused(session: Session) -> None:
+    c = consultation_in(session, Stage.COMPILED)
+    with pytest.raises(TriggerNotAllowed, match="'compiled'"):
+        repo.change_stage(session=session, consultation=c, trigger=Trigger.EXTEND_DEADLINE, actor=STAFF,
+                          now=geneva(date(2017, 8, 21)), policy=POLICY,
+                          new_deadline=deadline_instant(date(2017, 8, 26), "Europe/Geneva"))  # fmt: skip
+
+
+def test_extension_into_the_meeting_is_a_timing_error(session: Session) -> None:
+    c = consultation_in(session, Stage.OPEN)
+    with pytest.raises(TimingError, match="deadline_before_meeting"):
+        repo.change_stage(session=session, consultation=c, trigger=Trigger.EXTEND_DEADLINE, actor=STAFF,
+                          now=geneva(date(2017, 8, 1)), policy=POLICY,
+                          new_deadline=deadline_instant(date(2017, 9, 20), "Europe/Geneva"))  # fmt: skip
+
+
+def test_letter_numbers_per_year_and_recorded_numbers(session: Session) -> None:
+    first = consultation_in(session, Stage.LETTER_ISSUED)
+    assert first.letter_number == "CL-17/1"
+    c = consultation_in(session, Stage.DECIDED)
+    repo.change_stage(session=session, consultation=c, trigger=Trigger.ISSUE_LETTER, actor=STAFF,
+                      now=geneva(date(2017, 6, 14)), policy=POLICY, letter_number="CL-17/30")  # fmt: skip
+    session.commit()
+    assert c.letter_number == "CL-17/30" and c.letter_issued_on == date(2017, 6, 14)
+    third = consultation_in(session, Stage.LETTER_ISSUED)
+    assert third.letter_number == "CL-17/31"
+    d = consultation_in(session, Stage.DECIDED)
+    for bad, message in (("CL-17/30", "already used"), ("CL-16/2", "year 2017"), ("17/30", "form CL-YY/NN")):
+        with pytest.raises(ConsultError, match=message):
+            repo.change_stage(session=session, consultation=d, trigger=Trigger.ISSUE_LETTER, actor=STAFF,
+                              now=geneva(date(2017, 6, 14)), policy=POLICY, letter_number=bad)  # fmt: skip
+    assert d.stage == "decided"
+
+
+def test_meeting_summary_is_locked_once_recorded(session: Session) -> None:
+    c = consultation_in(session, Stage.MEETING_HELD)
+    with pytest.raises(ConsultError, match="recorded with hold-meeting only"):
+        repo.change_stage(session=session, consultation=c, trigger=Trigger.REPORT, actor=STAFF,
+                          now=geneva(date(2017, 10, 1)), policy=POLICY, meeting_summary="rewritten")  # fmt: skip
+    assert c.meeting_summary == "Agreed summary."
+
+
+def test_record_decision_on_a_proposal_then_decide(session: Session) -> None:
+    c = consultation_in(session, Stage.PROPOSED)
+    repo.record_decision(session=session, consultation=c, data=decision(slug=c.slug, deadline=date(2017, 8, 26)))
+    repo.change_stage(session=session, consultation=c, trigger=Trigger.DECIDE, actor=STAFF,
+                      now=geneva(date(2017, 5, 25), 15), policy=POLICY)  # fmt: skip
+    session.commit()
+    assert c.stage == "decided" and c.deadline == deadline_instant(date(2017, 8, 26), "Europe/Geneva")
+
+
+def test_migrations_match_the_models(engine: Engine) -> None:
+    command.check(_alembic_config(engine))
+
+
+def test_list_by_stage(session: Session) -> None:
+    consultation_in(session, Stage.OPEN)
+    consultation_in(session, Stage.CLOSED)
+    consultation_in(session, Stage.OPEN)
+    assert len(repo.list_consultations(session=session, stage=Stage.OPEN)) == 2
+    assert len(repo.list_consultations(session=session)) == 3

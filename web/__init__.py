@@ -1,0 +1,1 @@
+"""FastAPI app: API, public pages and staff dashboard (the web issue)."""
