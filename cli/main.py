@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 
 from cli.context import actor, app_from_env, handles_errors
+from notifications.effects import advance as advance_with_notices
+from notifications.outbox import counts as outbox_counts
 from states import Stage, Trigger, deadline_instant
 from states.errors import ConsultError
 from states.languages import LANGUAGES
@@ -189,13 +191,16 @@ def _fire(ref: str, trigger: Trigger, *, now: str | None, **request: Any) -> Non
             repo.record_decision(
                 session=s, consultation=c, data=read_decision_file(decision_file, policy=ctx.settings.policy)
             )
-        entry = repo.change_stage(
+        entry = advance_with_notices(
             session=s, consultation=c, trigger=trigger, actor=actor(), now=ctx.now(now),
-            policy=ctx.settings.policy, **request,
+            settings=ctx.settings, **request,
         )  # fmt: skip
         s.commit()
+        queued = outbox_counts(session=s).get("pending", 0)
     extra = f" ({entry.details['letter_number']})" if "letter_number" in entry.details else ""
     typer.echo(f"{c.slug}: {entry.from_stage} → {entry.to_stage} by {trigger.dashed}{extra}")
+    if queued:
+        typer.echo(f"mail pending in the outbox: {queued} (`consult mail send` delivers it)")
 
 
 @app.command()
@@ -281,6 +286,17 @@ def revision() -> None:
     """Print the database's schema revision."""
     ctx = app_from_env()
     typer.echo(current_revision(ctx.engine) or "none")
+
+
+def _register_groups() -> None:
+    from cli import mail, stakeholders
+
+    app.add_typer(stakeholders.app, name="stakeholders")
+    app.add_typer(mail.app, name="mail")
+    app.command("mail-catcher")(mail.catcher)
+
+
+_register_groups()
 
 
 # Click's UsageError (Typer ≥ 0.20 vendors Click, so it is reached through a public subclass).

@@ -5,6 +5,6 @@ Nothing here imports the rest of the project: every other layer receives a
 """
 
 from config.policy import Policy, load_policy
-from config.settings import Settings
+from config.settings import MailSettings, Settings
 
-__all__ = ["Policy", "Settings", "load_policy"]
+__all__ = ["MailSettings", "Policy", "Settings", "load_policy"]

@@ -26,6 +26,45 @@ def parse_instant(text: str, *, what: str = "time") -> datetime:
     return value
 
 
+def _int(env: Mapping[str, str], key: str, default: int, *, low: int = 0) -> int:
+    text = env.get(key, "")
+    if not text:
+        return default
+    if not text.strip().isdigit() or int(text) < low:
+        raise SettingsError(f"{key}: {text!r} is not a whole number ≥ {low}")
+    return int(text)
+
+
+@dataclass(frozen=True, slots=True)
+class MailSettings:
+    """Where mail goes and how hard delivery tries. Links in mail point at `base_url`."""
+
+    sender: str = "Consultations secretariat <consultations@localhost>"
+    base_url: str = "http://127.0.0.1:8000"
+    staff_language: str = "en"
+    concurrency: int = 4  # SMTP connections used at once
+    timeout_seconds: int = 30
+    max_attempts: int = 8  # 4xx / time-out retries before giving up
+    backoff_seconds: int = 60  # first retry after this, doubling each time
+
+    @property
+    def domain(self) -> str:
+        return self.sender.rsplit("@", 1)[-1].strip(" >") or "localhost"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> MailSettings:
+        d = cls()
+        return cls(
+            sender=env.get("CONSULT_MAIL_FROM") or d.sender,
+            base_url=(env.get("CONSULT_BASE_URL") or d.base_url).rstrip("/"),
+            staff_language=env.get("CONSULT_STAFF_LANGUAGE") or d.staff_language,
+            concurrency=_int(env, "CONSULT_SMTP_CONCURRENCY", d.concurrency, low=1),
+            timeout_seconds=_int(env, "CONSULT_SMTP_TIMEOUT", d.timeout_seconds, low=1),
+            max_attempts=_int(env, "CONSULT_MAIL_MAX_ATTEMPTS", d.max_attempts, low=1),
+            backoff_seconds=_int(env, "CONSULT_MAIL_BACKOFF", d.backoff_seconds),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = "sqlite:///consult.db"
@@ -39,6 +78,7 @@ class Settings:
     smtp_starttls: bool = False
     data_dir: Path = Path("data")
     policy: Policy = field(default_factory=Policy)
+    mail: MailSettings = field(default_factory=lambda: MailSettings())
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -61,4 +101,5 @@ class Settings:
             smtp_starttls=env.get("CONSULT_SMTP_STARTTLS", "").lower() in {"1", "true", "yes"},
             data_dir=Path(env.get("CONSULT_DATA_DIR", "data")),
             policy=policy,
+            mail=MailSettings.from_env(env),
         )

@@ -13,7 +13,7 @@ from states.errors import (
 from states.guards import Facts
 from states.machine import Change, create, ensure_allowed, fire
 from states.replay import ReplayError, Step, replay
-from states.stages import FINAL_STAGES, SYSTEM_ACTOR, Stage, Trigger
+from states.stages import FINAL_STAGES, SYSTEM_ACTOR, Notice, Stage, Trigger
 from states.table import (
     TRANSITIONS,
     Actor,
@@ -32,6 +32,7 @@ __all__ = [
     "ConsultError",
     "Facts",
     "GuardRefused",
+    "Notice",
     "Plan",
     "ReplayError",
     "Stage",

@@ -48,4 +48,13 @@ class Trigger(StrEnum):
         return self.value.replace("_", "-")
 
 
+class Notice(StrEnum):
+    """What stakeholders are told when a transition happens (the outbox queues it)."""
+
+    INVITATION = "invitation"
+    DEADLINE_EXTENDED = "extended"
+    CANCELLATION = "cancelled"
+    COMPILATION = "compiled"
+
+
 SYSTEM_ACTOR = "system"

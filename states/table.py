@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from states import guards as g
-from states.stages import FINAL_STAGES, Stage, Trigger
+from states.stages import FINAL_STAGES, Notice, Stage, Trigger
 
 Guard = Callable[[g.Facts, datetime], bool]
 
@@ -30,6 +30,7 @@ class Transition:
     by: Actor
     guards: tuple[Guard, ...] = ()
     creates: bool = False  # also creates a new consultation in `dest`
+    notice: Notice | None = None  # told to stakeholders, in the same transaction
 
 
 NON_FINAL = tuple(s for s in Stage if s not in FINAL_STAGES)
@@ -45,11 +46,12 @@ TRANSITIONS: tuple[Transition, ...] = (
         Stage.LETTER_ISSUED,
         Actor.STAFF,
         (g.plan_complete, g.plan_in_order, g.decision_taken, g.deadline_not_passed),
+        notice=Notice.INVITATION,
     ),
     Transition(Trigger.OPEN_SUBMISSIONS, (Stage.LETTER_ISSUED,), Stage.OPEN, Actor.TIMER, (g.opening_reached,)),
     Transition(Trigger.CLOSE_SUBMISSIONS, (Stage.OPEN,), Stage.CLOSED, Actor.TIMER, (g.deadline_passed,)),
     # Staff may re-run the compilation: compiled → compiled records the re-run.
-    Transition(Trigger.COMPILE, (Stage.CLOSED, Stage.COMPILED), Stage.COMPILED, Actor.FLOW),
+    Transition(Trigger.COMPILE, (Stage.CLOSED, Stage.COMPILED), Stage.COMPILED, Actor.FLOW, notice=Notice.COMPILATION),
     Transition(
         Trigger.HOLD_MEETING,
         (Stage.COMPILED,),
@@ -58,7 +60,8 @@ TRANSITIONS: tuple[Transition, ...] = (
         (g.meeting_day_reached, g.summary_recorded),
     ),
     Transition(Trigger.REPORT, (Stage.MEETING_HELD,), Stage.REPORTED, Actor.STAFF),
-    Transition(Trigger.CANCEL, NON_FINAL, Stage.CANCELLED, Actor.STAFF, (g.reason_given,)),
+    # Stakeholders hear of a cancellation only if a letter had invited them.
+    Transition(Trigger.CANCEL, NON_FINAL, Stage.CANCELLED, Actor.STAFF, (g.reason_given,), notice=Notice.CANCELLATION),
     # From closed only until compiled: reopening after the compilation would orphan it.
     Transition(
         Trigger.EXTEND_DEADLINE,
@@ -66,6 +69,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         Stage.OPEN,
         Actor.STAFF,
         (g.new_deadline_later, g.extended_plan_in_order),
+        notice=Notice.DEADLINE_EXTENDED,
     ),
 )
 

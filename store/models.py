@@ -102,3 +102,61 @@ def validated(data: dict[str, Any], *, where: str = "") -> ConsultationCreate:
         return ConsultationCreate.model_validate(data)
     except ValidationError as exc:
         raise first_error(exc, where=where) from None
+
+
+class StakeholderCreate(BaseModel):
+    """One row of a stakeholder import (or, later, a registration form)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    organisation: str | None = Field(default=None, max_length=200)
+    category: str
+    country: str | None = None
+    email: EmailStr
+    language: str = "en"
+
+    @field_validator("name", "organisation")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        """Names end up in mail headers: no control characters, whitespace collapsed."""
+        if value is None:
+            return None
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in value if ch not in " \t"):
+            raise ValueError("must be one line of text (no control characters)")
+        return " ".join(value.split()) or None
+
+    @field_validator("category")
+    @classmethod
+    def _category(cls, value: str) -> str:
+        from store.vocab import CATEGORIES
+
+        value = value.strip().lower()
+        if value not in CATEGORIES:
+            raise ValueError(f"unknown category {value!r}; use one of {', '.join(CATEGORIES)}")
+        return value
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        from store.vocab import country_codes
+
+        if not value:
+            return None
+        value = value.strip().upper()
+        if value not in country_codes():
+            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code (e.g. CH, SA, CN)")
+        return value
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        return value.lower()
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        value = (value or "en").strip().lower()
+        if value not in LANGUAGES:
+            raise ValueError(f"unknown language code {value!r}; use one of {', '.join(LANGUAGES)}")
+        return value

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from store.types import UTCDateTime
@@ -55,3 +55,55 @@ class AuditEntry(SQLModel, table=True):
     at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     reason: str | None = Field(default=None, sa_column=Column(Text))
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Stakeholder(SQLModel, table=True):
+    """Someone invited to every consultation: a Member State's focal point, a company, a scholar."""
+
+    __tablename__ = "stakeholder"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True, index=True)  # stored lower-cased
+    name: str = Field(max_length=200)
+    organisation: str | None = Field(default=None, max_length=200)
+    category: str = Field(max_length=20)
+    country: str | None = Field(default=None, max_length=2)
+    language: str = Field(default="en", max_length=2)
+    opted_out: bool = False
+    bounced: bool = False
+    bounce_reason: str | None = Field(default=None, sa_column=Column(Text))
+    unsubscribe_token: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A mail, fully rendered, written in the transaction of the event that causes it.
+
+    `idempotency_key` (consultation, recipient, purpose) is unique, so one intent is
+    queued once; `message_id` derives from it, so a resend after a crash is the same mail.
+    """
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=300, unique=True)
+    message_id: str = Field(max_length=200)
+    consultation_id: int | None = Field(default=None, foreign_key="consultation.id", index=True)
+    stakeholder_id: int | None = Field(default=None, foreign_key="stakeholder.id")
+    purpose: str = Field(max_length=40)
+    language: str = Field(max_length=2)
+    recipient_email: str = Field(max_length=254)
+    recipient_name: str | None = Field(default=None, max_length=200)
+    subject: str = Field(sa_column=Column(Text, nullable=False))
+    body_text: str = Field(sa_column=Column(Text, nullable=False))
+    body_html: str = Field(sa_column=Column(Text, nullable=False))
+    unsubscribe_url: str | None = Field(default=None, max_length=500)
+    status: str = Field(default="pending", max_length=12)  # pending | sending | sent | failed | skipped
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    lease_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))

@@ -29,6 +29,7 @@ def consult(database_url: str):
         assert result.exit_code == code, (args, result.stdout, result.stderr, result.exception)
         return result
 
+    run.env = env  # type: ignore[attr-defined]
     return run
 
 

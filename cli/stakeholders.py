@@ -1,0 +1,51 @@
+"""`consult stakeholders import|list`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cli.context import app_from_env, handles_errors
+from notifications import registry
+
+app = typer.Typer(help="The stakeholder registry: who is invited, reminded and told.", no_args_is_help=True)
+
+
+@app.command("import")
+@handles_errors
+def import_(
+    file: Annotated[Path, typer.Argument(help="CSV: name,email,category[,organisation,country,language].")],
+    now: Annotated[str | None, typer.Option("--now")] = None,
+) -> None:
+    """Add or update stakeholders from a CSV (idempotent on e-mail; the whole file or nothing)."""
+    ctx = app_from_env()
+    rows = registry.read_csv(file)
+    with ctx.session() as s:
+        report = registry.import_stakeholders(session=s, rows=rows, now=ctx.now(now))
+        s.commit()
+    typer.echo(f"{file}: {report.created} added, {report.updated} updated, {report.unchanged} unchanged")
+
+
+@app.command("list")
+@handles_errors
+def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Everyone in the registry, with their language and whether mail reaches them."""
+    ctx = app_from_env()
+    with ctx.session() as s:
+        people = registry.list_stakeholders(session=s)
+    if as_json:
+        fields = ("id", "name", "organisation", "category", "country", "email", "language", "opted_out", "bounced")
+        typer.echo(json.dumps([{f: getattr(p, f) for f in fields} for p in people], ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"Stakeholders ({len(people)})")
+    for name in ("id", "name", "organisation", "category", "country", "e-mail", "lang", "mail"):
+        table.add_column(name, overflow="fold")
+    for p in people:
+        state = "bounced" if p.bounced else ("opted out" if p.opted_out else "yes")
+        table.add_row(str(p.id), p.name, p.organisation or "", p.category, p.country or "", p.email, p.language, state)
+    Console(width=160).print(table)
