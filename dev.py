@@ -3,6 +3,7 @@
 
     python3 dev.py run    set up, load the real demo consultations, show the board
     python3 dev.py test   set up (PostgreSQL included) and run lint and the whole suite
+    python3 dev.py bench  set up and run the benchmarks, writing BENCHMARKS.md
 
 Set-up is idempotent: the virtual environment in .venv is reinstalled only when
 pyproject.toml changes.
@@ -75,13 +76,15 @@ def test(pytest_args: list[str]) -> None:
     sh(BIN / "python", "-m", "pytest", *pytest_args)
 
 
+def bench(names: list[str]) -> None:
+    ensure_venv("test")
+    sh(BIN / "python", "-m", "bench.run", *names)
+
+
 def main() -> None:
-    if len(sys.argv) < 2 or sys.argv[1] not in {"run", "test"}:
+    if len(sys.argv) < 2 or sys.argv[1] not in {"run", "test", "bench"}:
         sys.exit(__doc__)
-    if sys.argv[1] == "run":
-        run()
-    else:
-        test(sys.argv[2:])
+    {"run": lambda _: run(), "test": test, "bench": bench}[sys.argv[1]](sys.argv[2:])
 
 
 if __name__ == "__main__":

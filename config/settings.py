@@ -47,10 +47,6 @@ class MailSettings:
     max_attempts: int = 8  # 4xx / time-out retries before giving up
     backoff_seconds: int = 60  # first retry after this, doubling each time
 
-    @property
-    def domain(self) -> str:
-        return self.sender.rsplit("@", 1)[-1].strip(" >") or "localhost"
-
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> MailSettings:
         d = cls()

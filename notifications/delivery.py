@@ -13,21 +13,22 @@ from __future__ import annotations
 
 import asyncio
 import re
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import aiosmtplib
-from sqlalchemy import Engine, and_, or_, update
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine, and_, bindparam, or_
+from sqlalchemy import select as sa_select
+from sqlmodel import col
 
 from config import MailSettings, Settings
-from notifications.mime import build, envelope_sender
+from notifications.mime import envelope_sender
 from notifications.outbox import Status
-from store.tables import OutboxMessage, Stakeholder
+from store.tables import OutboxBody, OutboxMessage, Stakeholder
 
 LEASE = timedelta(minutes=10)
-BATCH = 500
+BATCH = 1000
 _BOUNCE = re.compile(r"\b5\.1\.\d+\b")
 
 
@@ -78,93 +79,130 @@ class Outcome:
 
 
 class _Ledger:
-    """The deliverer's database side, run on one worker thread so writes never contend
-    with each other and the event loop never blocks on the database."""
+    """The deliverer's database side, on one connection held for the whole pass.
+
+    Each outcome is committed as soon as the server has answered, before that SMTP
+    connection sends its next message, so a crash repeats at most one message per
+    connection; outcomes arriving in the same turn of the event loop share one commit.
+    The commit runs on the loop itself: on a held connection it takes under 0.1 ms, and
+    a writer thread measured slower (GIL hand-offs; bench/).
+    """
 
     def __init__(self, engine: Engine, mail: MailSettings, now: datetime) -> None:
         self.engine, self.mail, self.now = engine, mail, now
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
+        self.conn = engine.connect()
+        self._waiting: list[tuple[Claimed, Outcome, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        table = OutboxMessage.__table__  # type: ignore[attr-defined]
+        self._mark_sent = (
+            table.update()
+            .where(table.c.id == bindparam("b_id"), table.c.status == Status.SENDING)
+            .values(status=Status.SENT, sent_at=now, lease_until=None, last_error=None)
+            .values(attempts=bindparam("b_attempts"))
+        )
 
-    async def run(self, fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+    def close(self) -> None:
+        self.conn.close()
 
     def claim(self, limit: int) -> tuple[list[Claimed], int]:
-        now = self.now
-        due = or_(
-            and_(col(OutboxMessage.status) == Status.PENDING, col(OutboxMessage.next_attempt_at) <= now),
-            and_(col(OutboxMessage.status) == Status.SENDING, col(OutboxMessage.lease_until) < now),
+        """Skip what can no longer go out, then lease up to `limit` due messages."""
+        now, t = self.now, OutboxMessage.__table__.c  # type: ignore[attr-defined]
+        unreachable = sa_select(Stakeholder.id).where(  # type: ignore[call-overload]
+            or_(col(Stakeholder.opted_out).is_(True), col(Stakeholder.bounced).is_(True))
         )
-        with Session(self.engine) as s:
-            pick = select(OutboxMessage.id).where(due).order_by(col(OutboxMessage.id)).limit(limit)
-            if s.get_bind().dialect.name == "postgresql":
+        due = or_(
+            and_(t.status == Status.PENDING, t.next_attempt_at <= now),
+            and_(t.status == Status.SENDING, t.lease_until < now),
+        )
+        with self.conn.begin():
+            skipped = self.conn.execute(
+                OutboxMessage.__table__.update()  # type: ignore[attr-defined]
+                .where(due, t.stakeholder_id.in_(unreachable))
+                .values(status=Status.SKIPPED, lease_until=None, last_error="recipient opted out or bounced")
+            ).rowcount
+            pick = sa_select(t.id).where(due).order_by(t.id).limit(limit)
+            if self.conn.dialect.name == "postgresql":
                 pick = pick.with_for_update(skip_locked=True)
-            ids = list(
-                s.execute(
-                    update(OutboxMessage)
-                    .where(col(OutboxMessage.id).in_(pick.scalar_subquery()))
-                    .values(status=Status.SENDING, lease_until=now + LEASE)
-                    .returning(OutboxMessage.id)
-                ).scalars()
+            rows = self.conn.execute(
+                OutboxMessage.__table__.update()  # type: ignore[attr-defined]
+                .where(t.id.in_(pick.scalar_subquery()))
+                .values(status=Status.SENDING, lease_until=now + LEASE)
+                .returning(t.id, t.recipient_email, t.attempts)
+            ).all()
+            body = OutboxBody.__table__.c  # type: ignore[attr-defined]
+            raw = dict(
+                self.conn.execute(
+                    sa_select(body.outbox_id, body.raw).where(body.outbox_id.in_([r.id for r in rows]))
+                ).all()
             )
-            s.commit()
-            if not ids:
-                return [], 0
-            rows = list(s.exec(select(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).order_by(OutboxMessage.id)))
-            unreachable = {
-                st.id for st in s.exec(
-                    select(Stakeholder).where(
-                        col(Stakeholder.id).in_({r.stakeholder_id for r in rows if r.stakeholder_id}),
-                        or_(col(Stakeholder.opted_out).is_(True), col(Stakeholder.bounced).is_(True)),
-                    )
-                )
-            }  # fmt: skip
-            skipped = [r.id for r in rows if r.stakeholder_id in unreachable]
-            if skipped:
-                s.execute(
-                    update(OutboxMessage).where(col(OutboxMessage.id).in_(skipped))
-                    .values(status=Status.SKIPPED, lease_until=None, last_error="recipient opted out or bounced")
-                )  # fmt: skip
-                s.commit()
-            claimed = [
-                Claimed(r.id, r.recipient_email, build(r, sender=self.mail.sender).as_bytes(), r.attempts)  # type: ignore[arg-type]
-                for r in rows
-                if r.stakeholder_id not in unreachable
-            ]
-            return claimed, len(skipped)
+        claimed = sorted(
+            (Claimed(r.id, r.recipient_email, bytes(raw[r.id]), r.attempts) for r in rows), key=lambda c: c.id
+        )
+        return claimed, skipped
 
-    def record(self, item: Claimed, outcome: Outcome) -> None:
-        now = self.now
-        attempts = item.attempts + 1
-        values: dict = {"lease_until": None, "attempts": attempts, "last_error": outcome.detail or None}
+    def _values(self, item: Claimed, outcome: Outcome) -> dict:
+        now, attempts = self.now, item.attempts + 1
         if outcome.kind == "sent":
-            values.update(status=Status.SENT, sent_at=now, last_error=None)
-        elif outcome.kind == "retry" and attempts < self.mail.max_attempts:
+            return {"status": Status.SENT, "sent_at": now, "attempts": attempts, "last_error": None}
+        if outcome.kind == "released":
+            return {"status": Status.PENDING}
+        if outcome.kind == "retry" and attempts < self.mail.max_attempts:
             delay = timedelta(seconds=self.mail.backoff_seconds * 2 ** (attempts - 1))
-            values.update(status=Status.PENDING, next_attempt_at=now + delay)
-        elif outcome.kind == "retry":
-            values.update(status=Status.FAILED, last_error=f"gave up after {attempts} attempts: {outcome.detail}")
-        elif outcome.kind == "released":
-            values = {"status": Status.PENDING, "lease_until": None}
-        else:
-            values.update(status=Status.FAILED)
-        with Session(self.engine) as s:
-            s.execute(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.id) == item.id, col(OutboxMessage.status) == Status.SENDING)
-                .values(**values)
-            )
-            if outcome.kind == "bounced":
-                s.execute(
-                    update(Stakeholder).where(col(Stakeholder.email) == item.recipient)
-                    .values(bounced=True, bounce_reason=outcome.detail, updated_at=now)
-                )  # fmt: skip
-                s.execute(
-                    update(OutboxMessage)
-                    .where(col(OutboxMessage.recipient_email) == item.recipient,
-                           col(OutboxMessage.status) == Status.PENDING)
-                    .values(status=Status.SKIPPED, last_error=f"recipient bounced: {outcome.detail}")
-                )  # fmt: skip
-            s.commit()
+            return {"status": Status.PENDING, "next_attempt_at": now + delay, "attempts": attempts,
+                    "last_error": outcome.detail}  # fmt: skip
+        if outcome.kind == "retry":
+            return {"status": Status.FAILED, "attempts": attempts,
+                    "last_error": f"gave up after {attempts} attempts: {outcome.detail}"}  # fmt: skip
+        return {"status": Status.FAILED, "attempts": attempts, "last_error": outcome.detail}
+
+    def write(self, outcomes: list[tuple[Claimed, Outcome]]) -> None:
+        """Record outcomes in one transaction; only rows still claimed are touched."""
+        table = OutboxMessage.__table__  # type: ignore[attr-defined]
+        sent = [(i, o) for i, o in outcomes if o.kind == "sent"]
+        others = [(i, o) for i, o in outcomes if o.kind != "sent"]
+        conn = self.conn
+        with conn.begin():
+            if sent:
+                conn.execute(self._mark_sent, [{"b_id": i.id, "b_attempts": i.attempts + 1} for i, _ in sent])
+            for item, outcome in others:
+                conn.execute(
+                    table.update()
+                    .where(table.c.id == item.id, table.c.status == Status.SENDING)
+                    .values(lease_until=None, **self._values(item, outcome))
+                )
+                if outcome.kind == "bounced":
+                    conn.execute(
+                        Stakeholder.__table__.update()  # type: ignore[attr-defined]
+                        .where(Stakeholder.__table__.c.email == item.recipient)  # type: ignore[attr-defined]
+                        .values(bounced=True, bounce_reason=outcome.detail, updated_at=self.now)
+                    )
+                    conn.execute(
+                        table.update()
+                        .where(table.c.recipient_email == item.recipient, table.c.status == Status.PENDING)
+                        .values(status=Status.SKIPPED, last_error=f"recipient bounced: {outcome.detail}")
+                    )
+
+    async def record(self, item: Claimed, outcome: Outcome) -> None:
+        """Durably record one outcome, sharing the commit with the outcomes that arrive
+        in the same turn of the event loop (group commit)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, outcome, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await future
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)  # let the other connections' replies of this turn join the commit
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                self.write([(i, o) for i, o, _ in batch])
+            except Exception as exc:  # nothing was marked: the messages stay leased and go again later
+                for _, _, future in batch:
+                    future.set_exception(exc)
+            else:
+                for _, _, future in batch:
+                    future.set_result(None)
 
 
 def _classify(exc: Exception) -> tuple[Outcome, bool]:
@@ -183,11 +221,31 @@ def _classify(exc: Exception) -> tuple[Outcome, bool]:
     return Outcome("retry", f"{type(exc).__name__}: {exc}".strip()), False
 
 
-async def _worker(queue: asyncio.Queue[Claimed], server: SmtpServer, ledger: _Ledger, report: Report, sender: str):
+class _Source:
+    """Claimed messages for the connections to take, claiming the next batch when the
+    last one runs out, so connections stay open across batches."""
+
+    def __init__(self, ledger: _Ledger, report: Report, limit: int | None) -> None:
+        self.ledger, self.report, self.remaining = ledger, report, limit
+        self.items: deque[Claimed] = deque()
+        self.exhausted = False
+
+    def next(self) -> Claimed | None:
+        if not self.items and not self.exhausted:
+            size = BATCH if self.remaining is None else min(BATCH, self.remaining)
+            batch, skipped = self.ledger.claim(size) if size > 0 else ([], 0)
+            self.report.skipped += skipped
+            self.items.extend(batch)
+            if self.remaining is not None:
+                self.remaining -= len(batch)
+            self.exhausted = not batch
+        return self.items.popleft() if self.items else None
+
+
+async def _worker(source: _Source, server: SmtpServer, ledger: _Ledger, report: Report, sender: str) -> None:
     smtp: aiosmtplib.SMTP | None = None
     try:
-        while not queue.empty():
-            item = queue.get_nowait()
+        while (item := source.next()) is not None:
             try:
                 if smtp is None:
                     smtp = aiosmtplib.SMTP(
@@ -203,10 +261,10 @@ async def _worker(queue: asyncio.Queue[Claimed], server: SmtpServer, ledger: _Le
                     smtp.close()
                     smtp = None
                 if isinstance(exc, aiosmtplib.SMTPConnectError | ConnectionError) and smtp is None:
-                    await ledger.run(ledger.record, item, outcome)
+                    await ledger.record(item, outcome)
                     report.retrying += 1
                     return  # this connection is down: leave the rest to the others (or the next pass)
-            await ledger.run(ledger.record, item, outcome)
+            await ledger.record(item, outcome)
             if outcome.kind == "sent":
                 report.sent += 1
             elif outcome.kind == "retry":
@@ -226,27 +284,15 @@ async def _worker(queue: asyncio.Queue[Claimed], server: SmtpServer, ledger: _Le
 async def deliver(
     *, engine: Engine, server: SmtpServer, mail: MailSettings, now: datetime, limit: int | None = None
 ) -> Report:
-    """Send what is due at `now`, batch by batch, until nothing is due (or `limit` is reached)."""
+    """Send what is due at `now` until nothing is due (or `limit` messages were tried)."""
     ledger = _Ledger(engine, mail, now)
     report = Report()
-    sender = envelope_sender(mail.sender)
-    done = 0
+    source = _Source(ledger, report, limit)
     try:
-        while limit is None or done < limit:
-            batch, skipped = await ledger.run(ledger.claim, BATCH if limit is None else min(BATCH, limit - done))
-            report.skipped += skipped
-            if not batch:
-                break
-            done += len(batch)
-            queue: asyncio.Queue[Claimed] = asyncio.Queue()
-            for item in batch:
-                queue.put_nowait(item)
-            workers = min(mail.concurrency, len(batch))
-            await asyncio.gather(*(_worker(queue, server, ledger, report, sender) for _ in range(workers)))
-            if not queue.empty():  # every connection failed: hand the rest back untouched
-                while not queue.empty():
-                    await ledger.run(ledger.record, queue.get_nowait(), Outcome("released"))
-                break
+        sender = envelope_sender(mail.sender)
+        await asyncio.gather(*(_worker(source, server, ledger, report, sender) for _ in range(mail.concurrency)))
+        for item in source.items:  # every connection failed: hand the rest back untouched
+            await ledger.record(item, Outcome("released"))
     finally:
-        ledger.pool.shutdown(wait=True)
+        ledger.close()
     return report

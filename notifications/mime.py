@@ -1,15 +1,22 @@
-"""Outbox row → MIME bytes. Header values are collapsed to one line first, and the SMTP
-policy refuses any CR/LF that might remain, so user text can never add a header."""
+"""Rendered mail → MIME bytes (multipart/alternative, text + HTML, UTF-8, base64).
+
+Written out directly rather than through `email.message.EmailMessage`, which costs about
+1.6 ms a message here, four times what SMTP delivery itself takes (bench/). The bytes
+are built once, when the message is queued, and stored in the outbox. The stdlib
+still does the encoding that matters (`formataddr`, `base64`), and the tests
+parse every message back with the stdlib parser. Every header value is collapsed to one
+line first, so user text can never add a header.
+"""
 
 from __future__ import annotations
 
-import email.policy
+import base64
 import hashlib
-from email.headerregistry import Address
+from datetime import datetime
+from email import message_from_bytes, policy
 from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
-
-from store.tables import OutboxMessage
+from email.utils import format_datetime, formataddr, parseaddr
+from functools import cache
 
 
 def one_line(text: str) -> str:
@@ -17,29 +24,81 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _address(name: str | None, addr: str) -> Address:
-    return Address(display_name=one_line(name or ""), addr_spec=one_line(addr))
+def _address(name: str | None, addr: str) -> str:
+    return formataddr((one_line(name or ""), one_line(addr)), charset="utf-8")
 
 
-def build(message: OutboxMessage, *, sender: str) -> EmailMessage:
-    sender_name, sender_addr = parseaddr(sender)
-    mime = EmailMessage(policy=email.policy.SMTP)
-    mime["From"] = _address(sender_name, sender_addr)
-    mime["To"] = _address(message.recipient_name, message.recipient_email)
-    mime["Subject"] = one_line(message.subject)
-    mime["Date"] = format_datetime(message.created_at)
-    mime["Message-ID"] = message.message_id
-    if message.unsubscribe_url:
-        mime["List-Unsubscribe"] = f"<{one_line(message.unsubscribe_url)}>"
-        mime["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    if message.purpose.startswith(("reminder", "alert")):
-        mime["Auto-Submitted"] = "auto-generated"
-    mime.set_content(message.body_text, charset="utf-8")
-    mime.add_alternative(message.body_html, subtype="html", charset="utf-8")
-    mime["Content-Language"] = message.language  # after set_content, which clears Content-* headers
+def _encoded(text: str) -> str:
+    """RFC 2047 base64 encoded-words, folded; cut on character boundaries (`Header`
+    does the same but weighs quoted-printable first, ten times slower)."""
+    text = one_line(text)
+    if text.isascii():
+        return text
+    words, chunk, size = [], [], 0
+    for ch in text:
+        n = len(ch.encode("utf-8"))
+        if size + n > 45:  # 45 bytes → 60 base64 characters: the word fits a 76-column line
+            words.append("".join(chunk))
+            chunk, size = [], 0
+        chunk.append(ch)
+        size += n
+    words.append("".join(chunk))
+    return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(w.encode()).decode()}?=" for w in words)
+
+
+def _base64(text: str) -> bytes:
+    return base64.encodebytes(text.encode("utf-8")).replace(b"\n", b"\r\n")
+
+
+@cache
+def _from_header(sender: str) -> str:
+    return _address(*parseaddr(sender))
+
+
+def build_bytes(
+    *, message_id: str, sender: str, recipient_name: str | None, recipient_email: str, subject: str, text: str,
+    html: str, language: str, purpose: str, unsubscribe_url: str | None, date: datetime,
+) -> bytes:  # fmt: skip
     # A boundary derived from the Message-ID makes a resend byte-for-byte the same message.
-    mime.set_boundary("=_" + hashlib.sha256(message.message_id.encode()).hexdigest()[:32])
-    return mime
+    boundary = "=_" + hashlib.sha256(message_id.encode()).hexdigest()[:32]
+    headers = [
+        f"From: {_from_header(sender)}",
+        f"To: {_address(recipient_name, recipient_email)}",
+        f"Subject: {_encoded(subject)}",
+        f"Date: {format_datetime(date)}",
+        f"Message-ID: {one_line(message_id)}",
+    ]
+    if unsubscribe_url:
+        headers.append(f"List-Unsubscribe: <{one_line(unsubscribe_url)}>")
+        headers.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
+    if purpose.startswith(("reminder", "alert")):
+        headers.append("Auto-Submitted: auto-generated")
+    headers += [
+        f"Content-Language: {one_line(language)}",
+        "MIME-Version: 1.0",
+        f'Content-Type: multipart/alternative; boundary="{boundary}"',
+    ]
+    part = 'Content-Type: text/{}; charset="utf-8"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+    return b"".join(
+        [
+            "\r\n".join(headers).encode("ascii"),
+            b"\r\n\r\n",
+            f"--{boundary}\r\n{part.format('plain')}".encode(),
+            _base64(text),
+            f"--{boundary}\r\n{part.format('html')}".encode(),
+            _base64(html),
+            f"--{boundary}--\r\n".encode(),
+        ]
+    )
+
+
+def parse(raw: bytes) -> EmailMessage:
+    return message_from_bytes(raw, policy=policy.default)  # type: ignore[return-value]
+
+
+def text_of(raw: bytes) -> str:
+    """The plain-text part, for people reading the outbox."""
+    return parse(raw).get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
 
 def envelope_sender(sender: str) -> str:

@@ -73,7 +73,7 @@ def queue_to_stakeholders(
                 unsubscribe_url=personal["unsubscribe_url"],
             )
         )  # fmt: skip
-    return enqueue(session=session, messages=out, now=now, domain=mail.domain)
+    return enqueue(session=session, messages=out, now=now, sender=mail.sender)
 
 
 def queue_reminders(
@@ -100,7 +100,7 @@ def queue_receipt(
         consultation_id=consultation.id, stakeholder_id=None, purpose=f"receipt:{reference}", language=lang,
         recipient_email=email, recipient_name=name, rendered=render("receipt", lang, values),
     )  # fmt: skip
-    return enqueue(session=session, messages=[message], now=now, domain=mail.domain)
+    return enqueue(session=session, messages=[message], now=now, sender=mail.sender)
 
 
 def queue_staff_alert(
@@ -117,4 +117,4 @@ def queue_staff_alert(
         recipient_email=consultation.contact_email, recipient_name=consultation.contact_name,
         rendered=render(kind, lang, values),
     )  # fmt: skip
-    return enqueue(session=session, messages=[message], now=now, domain=mail.domain)
+    return enqueue(session=session, messages=[message], now=now, sender=mail.sender)

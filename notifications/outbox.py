@@ -14,11 +14,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, func, select
 
+from notifications.mime import build_bytes
 from notifications.render import Rendered
-from store.tables import OutboxMessage
+from store.tables import OutboxBody, OutboxMessage
 
 
 class Status(StrEnum):
@@ -51,19 +53,31 @@ class Outgoing:
     unsubscribe_url: str | None = None
 
 
-def enqueue(*, session: Session, messages: Sequence[Outgoing], now: datetime, domain: str) -> int:
-    """Queue messages whose key is new; returns how many were queued (others already were)."""
+def enqueue(*, session: Session, messages: Sequence[Outgoing], now: datetime, sender: str) -> int:
+    """Queue messages whose key is new; returns how many were queued (others already were).
+
+    The MIME bytes are built here, once: delivery only reads and sends them.
+    """
+    domain = sender.rsplit("@", 1)[-1].strip(" >") or "localhost"
     if not messages:
         return 0
     rows: list[dict[str, Any]] = []
+    bodies: dict[str, bytes] = {}
     for m in messages:
         key = idempotency_key(consultation_id=m.consultation_id, recipient=m.recipient_email, purpose=m.purpose)
+        mid = message_id(key, domain)
+        raw = build_bytes(
+            message_id=mid, sender=sender, recipient_name=m.recipient_name, recipient_email=m.recipient_email,
+            subject=m.rendered.subject, text=m.rendered.text, html=m.rendered.html, language=m.language,
+            purpose=m.purpose, unsubscribe_url=m.unsubscribe_url, date=now,
+        )  # fmt: skip
+        bodies[key] = raw
         rows.append(
             {
-                "idempotency_key": key, "message_id": message_id(key, domain),
+                "idempotency_key": key, "message_id": mid,
                 "consultation_id": m.consultation_id, "stakeholder_id": m.stakeholder_id, "purpose": m.purpose,
                 "language": m.language, "recipient_email": m.recipient_email, "recipient_name": m.recipient_name,
-                "subject": m.rendered.subject, "body_text": m.rendered.text, "body_html": m.rendered.html,
+                "subject": m.rendered.subject,
                 "unsubscribe_url": m.unsubscribe_url, "status": Status.PENDING.value, "attempts": 0,
                 "next_attempt_at": now, "created_at": now,
             }
@@ -73,7 +87,12 @@ def enqueue(*, session: Session, messages: Sequence[Outgoing], now: datetime, do
     queued = 0
     for start in range(0, len(rows), 1000):
         statement = insert(OutboxMessage).on_conflict_do_nothing(index_elements=["idempotency_key"])
-        queued += len(session.execute(statement.returning(OutboxMessage.id), rows[start : start + 1000]).all())
+        new = session.execute(
+            statement.returning(OutboxMessage.id, OutboxMessage.idempotency_key), rows[start : start + 1000]
+        ).all()
+        if new:
+            session.execute(sa_insert(OutboxBody), [{"outbox_id": i, "raw": bodies[k]} for i, k in new])
+        queued += len(new)
     return queued
 
 
@@ -87,3 +106,7 @@ def messages(*, session: Session, status: str | None = None, limit: int = 200) -
 def counts(*, session: Session) -> dict[str, int]:
     query = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
     return {status: n for status, n in session.exec(query)}
+
+
+def raw_of(*, session: Session, message: OutboxMessage) -> bytes:
+    return session.get_one(OutboxBody, message.id).raw

@@ -46,6 +46,13 @@ def catalogue(lang: str) -> dict[str, dict[str, Any]]:
     return tomllib.loads((HERE / "catalog" / f"{lang}.toml").read_text(encoding="utf-8"))
 
 
+@cache
+def _compiled(template: str, html: bool):
+    """Catalogue strings are compiled once per process, not once per message."""
+    text_env, html_env = _environments()
+    return (html_env if html else text_env).from_string(template)
+
+
 def long_date(value: date, lang: str) -> str:
     """The letter's own style: `19 أغسطس 2017`, `2017年8月19日`, `19 août 2017`."""
     return format_date(value, format="long", locale=lang)
@@ -76,9 +83,9 @@ def render(purpose: str, lang: str, context: dict[str, Any]) -> Rendered:
     values = {**context, "lang": lang}
 
     def both(template: str) -> tuple[str, Markup]:
-        return text_env.from_string(template).render(values), Markup(html_env.from_string(template).render(values))
+        return _compiled(template, False).render(values), Markup(_compiled(template, True).render(values))
 
-    subject = _single_line(text_env.from_string(wording["subject"]).render(values))
+    subject = _single_line(_compiled(wording["subject"], False).render(values))
     parts = {key: both(common[key]) for key in ("greeting", "signoff", "view")}
     parts["contact"] = both(common["contact"]) if context.get("contact_email") else ("", Markup(""))
     parts["unsubscribe"] = both(common["unsubscribe"]) if context.get("unsubscribe_url") else ("", Markup(""))

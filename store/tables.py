@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from store.types import UTCDateTime
@@ -97,8 +97,6 @@ class OutboxMessage(SQLModel, table=True):
     recipient_email: str = Field(max_length=254)
     recipient_name: str | None = Field(default=None, max_length=200)
     subject: str = Field(sa_column=Column(Text, nullable=False))
-    body_text: str = Field(sa_column=Column(Text, nullable=False))
-    body_html: str = Field(sa_column=Column(Text, nullable=False))
     unsubscribe_url: str | None = Field(default=None, max_length=500)
     status: str = Field(default="pending", max_length=12)  # pending | sending | sent | failed | skipped
     attempts: int = 0
@@ -107,3 +105,14 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+class OutboxBody(SQLModel, table=True):
+    """The MIME bytes of an outbox message, apart from its small, often-updated state row
+    (SQLite rewrites a whole row on update: keeping the bytes here makes claiming and
+    marking a message several times cheaper)."""
+
+    __tablename__ = "outbox_body"
+
+    outbox_id: int = Field(foreign_key="outbox_message.id", primary_key=True)
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

@@ -16,7 +16,9 @@ from config import MailSettings, Settings
 from notifications import registry
 from notifications.delivery import SmtpServer, deliver
 from notifications.effects import advance
+from notifications.mime import text_of
 from notifications.notices import queue_reminders, queue_to_stakeholders
+from notifications.outbox import raw_of
 from states import Stage, Trigger
 from store.models import StakeholderCreate
 from store.tables import OutboxMessage, Stakeholder
@@ -185,9 +187,9 @@ def test_extension_and_cancellation_queue_their_notices(session: Session) -> Non
         by_purpose.setdefault(m.purpose.split(":")[0], []).append(m)
     assert {k: len(v) for k, v in by_purpose.items()} == {"invitation": 6, "extended": 6, "cancelled": 6}
     fr = next(m for m in by_purpose["extended"] if m.language == "fr")
-    assert "du 19 août 2017 23:59 au 26 août 2017 23:59" in fr.body_text
+    assert "du 19 août 2017 23:59 au 26 août 2017 23:59" in text_of(raw_of(session=session, message=fr))
     en = next(m for m in by_purpose["cancelled"] if m.language == "en")
-    assert "Reason: Council withdrew the topic" in en.body_text
+    assert "Reason: Council withdrew the topic" in text_of(raw_of(session=session, message=en))
 
 
 def test_cancelling_before_the_letter_tells_nobody(session: Session) -> None:

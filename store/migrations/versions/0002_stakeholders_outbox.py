@@ -46,8 +46,6 @@ def upgrade() -> None:
         sa.Column("recipient_email", sa.String(254), nullable=False),
         sa.Column("recipient_name", sa.String(200)),
         sa.Column("subject", sa.Text(), nullable=False),
-        sa.Column("body_text", sa.Text(), nullable=False),
-        sa.Column("body_html", sa.Text(), nullable=False),
         sa.Column("unsubscribe_url", sa.String(500)),
         sa.Column("status", sa.String(12), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
@@ -59,8 +57,14 @@ def upgrade() -> None:
     )
     op.create_index("ix_outbox_due", "outbox_message", ["status", "next_attempt_at"])
     op.create_index("ix_outbox_message_consultation_id", "outbox_message", ["consultation_id"])
+    op.create_table(
+        "outbox_body",
+        sa.Column("outbox_id", sa.Integer(), sa.ForeignKey("outbox_message.id"), primary_key=True),
+        sa.Column("raw", sa.LargeBinary(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("outbox_body")
     op.drop_table("outbox_message")
     op.drop_table("stakeholder")

@@ -1,0 +1,70 @@
+"""Shared helpers for the benchmarks: medians, a sink SMTP server in its own process,
+and a scratch database."""
+
+from __future__ import annotations
+
+import multiprocessing
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from store.db import make_engine, upgrade
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def scratch_engine(name: str) -> tuple[Engine, Path]:
+    folder = Path(tempfile.mkdtemp(prefix=f"consult-bench-{name}-"))
+    engine = make_engine(f"sqlite:///{folder / 'bench.db'}")
+    upgrade(engine)
+    return engine, folder
+
+
+def _sink(port: int, ready) -> None:
+    import asyncio
+
+    from aiosmtpd.controller import Controller
+
+    class Sink:
+        async def handle_DATA(self, server, session, envelope) -> str:
+            return "250 OK"
+
+    controller = Controller(Sink(), hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    try:
+        asyncio.run(asyncio.sleep(3600))
+    finally:
+        controller.stop()
+
+
+class SinkServer:
+    """An aiosmtpd server that accepts and discards, in a separate process so that it
+    does not share the benchmark's CPU time slice (it does share the 2 cores)."""
+
+    def __init__(self) -> None:
+        from notifications.catcher import free_port
+
+        self.port = free_port()
+        ctx = multiprocessing.get_context("spawn")
+        ready = ctx.Event()
+        self.process = ctx.Process(target=_sink, args=(self.port, ready), daemon=True)
+        self.process.start()
+        if not ready.wait(30):
+            raise RuntimeError("SMTP sink did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.join(10)
