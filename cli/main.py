@@ -289,11 +289,13 @@ def revision() -> None:
 
 
 def _register_groups() -> None:
-    from cli import mail, stakeholders
+    from cli import clock, mail, stakeholders
 
     app.add_typer(stakeholders.app, name="stakeholders")
     app.add_typer(mail.app, name="mail")
     app.command("mail-catcher")(mail.catcher)
+    app.command("tick")(clock.tick)
+    app.command("serve")(clock.serve)
 
 
 _register_groups()

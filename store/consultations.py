@@ -31,6 +31,7 @@ from states import (
     replay,
 )
 from states.errors import ConsultError
+from states.timers import Marks, next_timer
 from store.models import ConsultationCreate
 from store.tables import AuditEntry, Consultation
 
@@ -56,6 +57,19 @@ def plan_of(c: Consultation) -> Plan:
         deadline=c.deadline,
         meeting_on=c.meeting_on,
     )
+
+
+def offsets_of(c: Consultation, policy: Policy) -> tuple[int, ...]:
+    return tuple(c.reminder_offsets) if c.reminder_offsets is not None else policy.reminder_offsets_days
+
+
+def marks_of(c: Consultation) -> Marks:
+    return Marks(last_reminder_days=c.last_reminder_days, alerts_done=frozenset(c.alerts_done or ()))
+
+
+def refresh_timer(c: Consultation, *, policy: Policy, now: datetime) -> None:
+    """Recompute the indexed instant at which the clock next has work for `c`."""
+    c.next_due_at = next_timer(Stage(c.stage), plan_of(c), offsets_of(c, policy), marks_of(c), now)
 
 
 def facts_of(c: Consultation, *, policy: Policy, **request: Any) -> Facts:
@@ -87,6 +101,7 @@ def create_consultation(
     warnings = check_plan(facts.plan, min_open_days=facts.min_open_days, meeting_gap_days=facts.meeting_gap_days)
     change = create(Trigger.PROPOSE if proposed else Trigger.DECIDE, facts=facts, now=now)
     row.stage = change.to_stage.value
+    refresh_timer(row, policy=policy, now=now)
     session.add(row)
     try:
         session.flush()
@@ -226,6 +241,7 @@ def change_stage(
     elif trigger is Trigger.HOLD_MEETING:
         c.meeting_summary = meeting_summary
     c.updated_at = now
+    refresh_timer(c, policy=policy, now=now)
     try:
         bumped = session.execute(
             update(Consultation)
@@ -274,3 +290,41 @@ def record_decision(*, session: Session, consultation: Consultation, data: Consu
         raise ConsultError(f"the decision file is for {data.slug!r}, not {consultation.slug!r}")
     for key, value in data.model_dump(exclude={"slug"}).items():
         setattr(consultation, key, value)
+
+
+def record_clock_work(
+    *, session: Session, consultation: Consultation, now: datetime, policy: Policy,
+    reminder_days: int | None = None, alerts: list[str] | None = None,
+) -> None:  # fmt: skip
+    """Mark a reminder or alerts as done (their mail is queued in the same transaction)
+    and move the next timer on, under the same optimistic lock as a stage change."""
+    c = consultation
+    expected = c.version
+    if reminder_days is not None:
+        c.last_reminder_days = reminder_days
+    if alerts:
+        c.alerts_done = sorted({*c.alerts_done, *alerts})
+    refresh_timer(c, policy=policy, now=now)
+    bumped = session.execute(
+        update(Consultation)
+        .where(col(Consultation.id) == c.id, col(Consultation.version) == expected)
+        .values(version=expected + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if bumped.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        raise ConflictError(f"consultation {c.slug!r} was changed by someone else meanwhile; nothing was written")
+    c.version = expected + 1
+    c.updated_at = now
+    session.flush()
+
+
+def due_ids(*, session: Session, now: datetime, limit: int = 500) -> list[int]:
+    """Consultations with timed work at `now`: one indexed range query."""
+    query = (
+        select(Consultation.id)
+        .where(col(Consultation.next_due_at).is_not(None), col(Consultation.next_due_at) <= now)
+        .order_by(col(Consultation.next_due_at))
+        .limit(limit)
+    )
+    return list(session.exec(query))

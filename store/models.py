@@ -51,6 +51,16 @@ class ConsultationCreate(BaseModel):
     contact_email: EmailStr | None = None
     min_open_days: int | None = Field(default=None, ge=0)
     meeting_gap_days: int | None = Field(default=None, ge=0)
+    reminder_offsets: list[int] | None = None
+
+    @field_validator("reminder_offsets")
+    @classmethod
+    def _offsets(cls, value: list[int] | None) -> list[int] | None:
+        if value is None:
+            return None
+        if any(d <= 0 for d in value):
+            raise ValueError("reminder offsets are whole days before the deadline, each at least 1")
+        return sorted(set(value), reverse=True)
 
     @field_validator("slug")
     @classmethod

@@ -33,6 +33,11 @@ class Consultation(SQLModel, table=True):
     letter_number: str | None = Field(default=None, max_length=20, unique=True)
     letter_issued_on: date | None = None
     meeting_summary: str | None = Field(default=None, sa_column=Column(Text))
+    reminder_offsets: list[int] | None = Field(default=None, sa_column=Column(JSON))  # override of the policy
+    # The clock's bookkeeping (states/timers.py): what it did, and when it is next due.
+    last_reminder_days: int | None = None
+    alerts_done: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    next_due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, index=True))
     stage: str = Field(max_length=20, index=True)
     version: int = Field(default=1)
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
@@ -116,3 +121,13 @@ class OutboxBody(SQLModel, table=True):
 
     outbox_id: int = Field(foreign_key="outbox_message.id", primary_key=True)
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class ClockLease(SQLModel, table=True):
+    """Who runs the clock for this database: one holder at a time, until `expires_at`."""
+
+    __tablename__ = "clock_lease"
+
+    name: str = Field(primary_key=True, max_length=40)
+    holder: str = Field(max_length=200)
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))

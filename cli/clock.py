@@ -1,0 +1,48 @@
+"""`consult tick` and `consult serve`."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from cli.context import app_from_env, handles_errors
+
+
+@handles_errors
+def tick(
+    now: Annotated[str | None, typer.Option("--now", help="Act as if it were this ISO-8601 instant.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """One pass of the clock: fire due transitions, queue due reminders and alerts, deliver mail."""
+    from flows.runtime import run_tick
+
+    ctx = app_from_env()
+    ctx.ensure_schema()
+    at = ctx.now(now)
+    result = run_tick(settings=ctx.settings, now=at)
+    if as_json:
+        typer.echo(json.dumps(result or {"due": 0, "actions": [], "skipped": [], "mail": ""}, ensure_ascii=False))
+        return
+    if result is None:
+        typer.echo(f"nothing due at {at.isoformat()}")
+        return
+    for line in result["actions"]:
+        typer.echo(line)
+    for line in result["skipped"]:
+        typer.echo(f"skipped: {line}")
+    typer.echo(f"mail: {result['mail']}")
+
+
+@handles_errors
+def serve(
+    interval: Annotated[int, typer.Option(help="Seconds between ticks.")] = 30,
+    clock: Annotated[bool, typer.Option(help="Run the embedded clock (off when a Prefect server schedules).")] = True,
+) -> None:
+    """Run the engine: the embedded clock (APScheduler → tick) and, without SMTP, a mail catcher."""
+    from flows.clock import serve_forever
+
+    ctx = app_from_env()
+    ctx.ensure_schema()
+    serve_forever(settings=ctx.settings, interval=interval, clock=clock, echo=typer.echo)

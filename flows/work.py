@@ -1,0 +1,99 @@
+"""The tick's work, as plain functions (no Prefect import): finding what is due, firing
+it, queuing reminders and alerts, delivering mail. The Prefect flows in flows/tick.py are
+thin wrappers around these; tests and benchmarks call them directly too.
+
+Each consultation is handled in its own transaction. Two ticks at the same instant both
+find it due; one commits, the other hits the optimistic lock and skips it (the outbox's
+unique keys make any mail it queued vanish with its rollback), so every transition and
+every mail happens once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+
+from config import Settings
+from notifications.effects import advance
+from notifications.notices import queue_reminders, queue_staff_alert
+from notifications.outbox import Status
+from states import SYSTEM_ACTOR, ConsultError, Stage
+from states.timers import due_alerts, due_reminder, due_transition
+from store import consultations as repo
+from store.tables import OutboxMessage
+
+
+@dataclass
+class TickReport:
+    due: int = 0
+    actions: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # changed by another tick meanwhile
+    mail: str = ""
+
+    @property
+    def idle(self) -> bool:
+        return not (self.due or self.actions or self.mail)
+
+
+def due_consultations(*, engine: Engine, now: datetime, limit: int = 500) -> list[int]:
+    with Session(engine) as s:
+        return repo.due_ids(session=s, now=now, limit=limit)
+
+
+def mail_due(*, engine: Engine, now: datetime) -> int:
+    with Session(engine) as s:
+        query = select(func.count()).where(
+            col(OutboxMessage.status) == Status.PENDING, col(OutboxMessage.next_attempt_at) <= now
+        )
+        return s.exec(query).one()
+
+
+def work_on(*, engine: Engine, consultation_id: int, now: datetime, settings: Settings) -> list[str]:
+    """Everything due for one consultation at `now`, in one transaction."""
+    policy, actions = settings.policy, []
+    with Session(engine, expire_on_commit=False) as s:
+        c = repo.get(session=s, ref=consultation_id)
+        while (trigger := due_transition(Stage(c.stage), repo.plan_of(c), now)) is not None:
+            entry = advance(session=s, consultation=c, trigger=trigger, actor=SYSTEM_ACTOR, now=now, settings=settings)
+            actions.append(f"{c.slug}: {entry.from_stage} → {entry.to_stage} ({trigger.dashed})")
+        stage, plan, marks = Stage(c.stage), repo.plan_of(c), repo.marks_of(c)
+        days = due_reminder(stage, plan, repo.offsets_of(c, policy), marks, now)
+        alerts = due_alerts(stage, plan, marks, now)
+        if days is not None:
+            n = queue_reminders(session=s, consultation=c, offset_days=days, now=now, mail=settings.mail)
+            actions.append(f"{c.slug}: reminder {days} day(s) before the deadline queued for {n} stakeholder(s)")
+        for alert in alerts:
+            queue_staff_alert(session=s, consultation=c, kind=alert, now=now, mail=settings.mail)
+            actions.append(f"{c.slug}: staff alert {alert} queued")
+        repo.record_clock_work(
+            session=s, consultation=c, now=now, policy=policy, reminder_days=days, alerts=alerts
+        )  # always moves next_due_at on, even when this tick found nothing left to do
+        s.commit()
+    return actions
+
+
+def advance_due(*, engine: Engine, ids: list[int], now: datetime, settings: Settings) -> TickReport:
+    report = TickReport(due=len(ids))
+    for consultation_id in ids:
+        try:
+            report.actions += work_on(engine=engine, consultation_id=consultation_id, now=now, settings=settings)
+        except repo.ConflictError as exc:
+            report.skipped.append(str(exc))
+        except ConsultError as exc:  # a guard refused: the data changed under the timer; say so, go on
+            report.skipped.append(f"consultation {consultation_id}: {exc}")
+    return report
+
+
+def advance_all_due(*, engine: Engine, now: datetime, settings: Settings, batch: int = 500) -> TickReport:
+    """Batch after batch until nothing is due, or a batch makes no progress (left to the next tick)."""
+    total, seen = TickReport(), set[int]()
+    while ids := [i for i in due_consultations(engine=engine, now=now, limit=batch) if i not in seen]:
+        seen.update(ids)
+        report = advance_due(engine=engine, ids=ids, now=now, settings=settings)
+        total.due += report.due
+        total.actions += report.actions
+        total.skipped += report.skipped
+    return total

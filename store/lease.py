@@ -1,0 +1,45 @@
+"""A named lease in the database: one holder at a time, renewed while alive, taken over
+once it expires. Keeps one clock per database however many processes are started."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
+
+from store.tables import ClockLease
+
+
+def acquire(*, session: Session, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+    """Take or renew the lease; False while someone else holds a live one. Commits."""
+    renewed = session.execute(
+        update(ClockLease)
+        .where(col(ClockLease.name) == name, or_(col(ClockLease.holder) == holder, col(ClockLease.expires_at) < now))
+        .values(holder=holder, expires_at=now + ttl)
+        .execution_options(synchronize_session=False)
+    )
+    if renewed.rowcount == 1:  # type: ignore[attr-defined]
+        session.commit()
+        return True
+    if session.get(ClockLease, name) is not None:
+        session.rollback()
+        return False
+    session.add(ClockLease(name=name, holder=holder, expires_at=now + ttl))
+    try:
+        session.commit()
+    except IntegrityError:  # another process created it first
+        session.rollback()
+        return False
+    return True
+
+
+def release(*, session: Session, name: str, holder: str) -> None:
+    session.execute(
+        update(ClockLease)
+        .where(col(ClockLease.name) == name, col(ClockLease.holder) == holder)
+        .values(expires_at=datetime(1970, 1, 1).astimezone())
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()

@@ -1,0 +1,75 @@
+"""The embedded clock: the database lease, and two `consult serve` processes on one
+database — one clock ticks, the other stands by, each transition happens once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlmodel import Session
+
+from store import lease
+from tests.smtp import SmtpTestServer
+from tests.test_flows import open_consultations
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_one_holder_at_a_time(engine: Engine) -> None:
+    ttl = timedelta(seconds=30)
+    with Session(engine) as s:
+        assert lease.acquire(session=s, name="clock", holder="a", now=T0, ttl=ttl)
+        assert not lease.acquire(session=s, name="clock", holder="b", now=T0 + timedelta(seconds=10), ttl=ttl)
+        assert lease.acquire(session=s, name="clock", holder="a", now=T0 + timedelta(seconds=20), ttl=ttl)  # renews
+        assert not lease.acquire(session=s, name="clock", holder="b", now=T0 + timedelta(seconds=45), ttl=ttl)
+        assert lease.acquire(session=s, name="clock", holder="b", now=T0 + timedelta(seconds=51), ttl=ttl)  # expired
+        lease.release(session=s, name="clock", holder="b")
+        assert lease.acquire(session=s, name="clock", holder="a", now=T0 + timedelta(seconds=52), ttl=ttl)
+
+
+def serve(database_url: str, smtp_port: int, home: Path) -> subprocess.Popen:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("CONSULT_", "PREFECT_"))},
+        "CONSULT_DATABASE_URL": database_url, "CONSULT_SMTP_HOST": "127.0.0.1", "CONSULT_SMTP_PORT": str(smtp_port),
+        "CONSULT_DATA_DIR": str(home), "CONSULT_NOW": "2017-08-20T12:00:00Z",
+    }  # fmt: skip
+    consult = Path(sys.executable).parent / "consult"
+    return subprocess.Popen([str(consult), "serve", "--interval", "2"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_two_servers_one_clock(session: Session, database_url: str, tmp_path: Path) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the lease is tested on both databases above; one backend is enough for this process test")
+    open_consultations(session, 20)
+    with SmtpTestServer() as server:
+        procs = [serve(database_url, server.port, tmp_path / f"s{i}") for i in range(2)]
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                compiled = session.execute(text("SELECT count(*) FROM consultation WHERE stage = 'compiled'")).scalar()
+                session.rollback()
+                if compiled == 20:
+                    break
+                time.sleep(0.5)
+            time.sleep(4)  # two more intervals: a second clock would have ticked by now
+        finally:
+            for p in procs:
+                p.send_signal(signal.SIGINT)
+            outputs = [p.communicate(timeout=60)[0] for p in procs]
+    assert compiled == 20, outputs
+    counts = session.execute(
+        text("SELECT trigger, count(*) FROM audit_entry WHERE actor = 'system' GROUP BY trigger")
+    ).all()  # fmt: skip
+    assert dict(counts) == {"close_submissions": 20, "compile": 20}
+    holders = session.execute(text("SELECT count(*) FROM clock_lease")).scalar()
+    assert holders == 1
+    assert all("clock: ticking every 2 s" in out for out in outputs)

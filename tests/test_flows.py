@@ -1,0 +1,109 @@
+"""The Prefect flows for real: under Prefect's test harness, and `consult tick` as a
+process killed with SIGKILL in the middle of a batch, then restarted."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import Session
+
+from states import Stage
+from store import consultations as repo
+from tests.factories import POLICY, decision, geneva
+from tests.smtp import SmtpTestServer
+from tests.test_mail import add_people
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(tmp_path_factory: pytest.TempPathFactory):
+    os.environ.setdefault("PREFECT_HOME", str(tmp_path_factory.mktemp("prefect")))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness():
+        yield
+
+
+def open_consultations(session: Session, n: int) -> None:
+    for i in range(n):
+        data, at = decision(slug=f"c-{i}"), geneva(date(2017, 5, 25))
+        c = repo.create_consultation(
+            session=session, data=data, proposed=False, actor="staff:test", now=at, policy=POLICY
+        ).consultation
+        c.stage, c.letter_number, c.last_reminder_days = Stage.OPEN.value, f"CL-17/{i + 1}", 1
+        repo.refresh_timer(c, policy=POLICY, now=geneva(date(2017, 6, 14)))
+    session.commit()
+
+
+@pytest.mark.slow
+def test_tick_flow_under_prefect_harness(prefect_harness, session: Session, database_url: str) -> None:
+    from flows.tick import tick_flow
+
+    open_consultations(session, 3)
+    result = asyncio.run(tick_flow(now="2017-08-20T12:00:00+00:00", database_url=database_url))
+    assert result["due"] == 3 and len(result["actions"]) == 6 and result["skipped"] == []
+    assert "no SMTP server configured" in result["mail"]
+    session.expire_all()
+    assert Counter(c.stage for c in repo.list_consultations(session=session)) == {"compiled": 3}
+    again = asyncio.run(tick_flow(now="2017-08-20T12:00:00+00:00", database_url=database_url))
+    assert again["actions"] == []  # idempotent
+
+
+def consult_tick(database_url: str, smtp_port: int, now: str, home: Path) -> subprocess.Popen:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("CONSULT_", "PREFECT_"))},
+        "CONSULT_DATABASE_URL": database_url, "CONSULT_SMTP_HOST": "127.0.0.1", "CONSULT_SMTP_PORT": str(smtp_port),
+        "CONSULT_DATA_DIR": str(home), "CONSULT_MAIL_FROM": "Secretariat <cwg-internet@itu.int>",
+    }  # fmt: skip
+    consult = Path(sys.executable).parent / "consult"
+    return subprocess.Popen([str(consult), "tick", f"--now={now}"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def count(engine_url_session: Session, sql: str) -> int:
+    return engine_url_session.execute(text(sql)).scalar_one()
+
+
+@pytest.mark.slow
+def test_tick_killed_mid_batch_then_restarted(session: Session, database_url: str, tmp_path: Path) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("one backend is enough for this 30-second test; the locking it relies on is tested on both")
+    add_people(session, [("Amal", "amal@example.sa", "member_state", "SA", "ar")])
+    open_consultations(session, 300)
+    now = datetime(2017, 8, 20, 12, tzinfo=UTC).isoformat()
+    with SmtpTestServer() as server:
+        first = consult_tick(database_url, server.port, now, tmp_path)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            done = count(session, "SELECT count(*) FROM audit_entry WHERE trigger = 'close_submissions'")
+            session.rollback()
+            if done >= 60:
+                break
+            time.sleep(0.02)
+        first.send_signal(signal.SIGKILL)
+        first.wait(30)
+        closed_before = count(session, "SELECT count(*) FROM audit_entry WHERE trigger = 'close_submissions'")
+        assert 60 <= closed_before < 300, "the kill should land in the middle of the batch"
+        session.rollback()
+        second = consult_tick(database_url, server.port, now, tmp_path)
+        out, err = second.communicate(timeout=180)
+        assert second.returncode == 0, err
+    per_consultation = session.execute(
+        text("SELECT consultation_id, trigger, count(*) FROM audit_entry WHERE actor = 'system' "
+             "GROUP BY consultation_id, trigger")
+    ).all()  # fmt: skip
+    assert len(per_consultation) == 600 and {n for *_, n in per_consultation} == {1}  # lost: 0, duplicates: 0
+    ids = Counter(r.message["message-id"] for r in server.received)
+    assert len(ids) == 300 and set(ids.values()) == {1}  # the compilation notice, once each
+    assert count(session, "SELECT count(*) FROM outbox_message WHERE status = 'sent'") == 300
