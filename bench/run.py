@@ -22,6 +22,13 @@ SECTIONS = {
         "each outcome in SQLite) vs a raw `aiosmtplib` loop sending the same bytes, both over 4 reused "
         "connections to the same aiosmtpd process on 127.0.0.1. Target: ratio ≥ 0.80.",
     ),
+    "tick": (
+        "The tick: cost follows due work",
+        "SQLite databases of 10,000 and 100,000 consultations, 100 of them due (open, deadline passed). The due "
+        "query alone, then a whole tick's work (query, close and compile the 100, each consultation in its own "
+        "transaction with audit rows and outbox rows), on a fresh copy each round. Target: 100k within 1.5× of "
+        "10k. Prefect's own overhead per flow run is measured apart (an empty async flow on the temporary server).",
+    ),
 }
 
 

@@ -46,3 +46,22 @@ def serve(
     ctx = app_from_env()
     ctx.ensure_schema()
     serve_forever(settings=ctx.settings, interval=interval, clock=clock, echo=typer.echo)
+
+
+@handles_errors
+def deploy(
+    pool: Annotated[str, typer.Option(help="Prefect work pool (created as a process pool if missing).")] = "consult",
+    interval: Annotated[int, typer.Option(help="Seconds between ticks.")] = 30,
+) -> None:
+    """Deploy the tick to the Prefect server at PREFECT_API_URL, on an interval schedule."""
+    import os
+
+    from states.errors import ConsultError
+
+    if not os.environ.get("PREFECT_API_URL"):
+        raise ConsultError("set PREFECT_API_URL to the Prefect server (e.g. http://127.0.0.1:4200/api) first")
+    from flows.deploy import deploy as deploy_tick
+
+    deployment = deploy_tick(pool=pool, interval=interval)
+    typer.echo(f"deployed tick ({deployment}) to pool {pool!r}, every {interval} s")
+    typer.echo(f"start workers with: prefect worker start --pool {pool}")

@@ -296,6 +296,7 @@ def _register_groups() -> None:
     app.command("mail-catcher")(mail.catcher)
     app.command("tick")(clock.tick)
     app.command("serve")(clock.serve)
+    app.command("deploy")(clock.deploy)
 
 
 _register_groups()

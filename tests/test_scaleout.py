@@ -1,0 +1,96 @@
+"""Scale-out for real: `prefect server start` on 127.0.0.1, the tick deployed with an
+interval schedule (`consult deploy`), two Prefect workers running it against the same
+PostgreSQL — each transition once, each mail once; no embedded clock anywhere."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import Session
+
+from notifications.catcher import free_port
+from tests.smtp import SmtpTestServer
+from tests.test_flows import open_consultations
+from tests.test_mail import PEOPLE, add_people
+
+BIN = Path(sys.executable).parent
+
+
+def _wait_healthy(url: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"Prefect server at {url} did not answer in {seconds} s")
+
+
+@pytest.mark.slow
+def test_two_prefect_workers_on_postgresql(session: Session, database_url: str, tmp_path: Path) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("scale-out runs on PostgreSQL")
+    add_people(session, PEOPLE[:3])
+    open_consultations(session, 30)
+    api = f"http://127.0.0.1:{free_port()}/api"
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("CONSULT_", "PREFECT_"))}
+    prefect = {**base, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+               "DO_NOT_TRACK": "1", "PREFECT_API_URL": api}  # fmt: skip
+    port = api.split(":")[2].split("/")[0]
+    procs: list[subprocess.Popen] = []
+    with SmtpTestServer() as smtp:
+        consult = {**prefect, "CONSULT_DATABASE_URL": database_url, "CONSULT_NOW": "2017-08-20T12:00:00Z",
+                   "CONSULT_SMTP_HOST": "127.0.0.1", "CONSULT_SMTP_PORT": str(smtp.port)}  # fmt: skip
+        try:
+            server = subprocess.Popen(
+                [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", port],
+                env=prefect, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            procs.append(server)
+            _wait_healthy(api, 60)
+            deployed = subprocess.run([str(BIN / "consult"), "deploy", "--interval", "3"], env=consult,
+                                      capture_output=True, text=True, timeout=120)  # fmt: skip
+            assert deployed.returncode == 0, deployed.stderr
+            for i in range(2):
+                procs.append(
+                    subprocess.Popen(
+                        [str(BIN / "prefect"), "worker", "start", "--pool", "consult", "--type", "process"],
+                        env={**consult, "CONSULT_DATA_DIR": str(tmp_path / f"w{i}")},
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    )
+                )  # fmt: skip
+            deadline = time.monotonic() + 240
+            while time.monotonic() < deadline:
+                sent = session.execute(text("SELECT count(*) FROM outbox_message WHERE status = 'sent'")).scalar()
+                session.rollback()
+                if sent == 90:
+                    break
+                time.sleep(1)
+            time.sleep(8)  # a few more scheduled runs: nothing may happen twice
+        finally:
+            for p in reversed(procs):
+                p.send_signal(signal.SIGINT)
+            for p in reversed(procs):
+                try:
+                    p.wait(30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+    rows = session.execute(
+        text("SELECT consultation_id, trigger, count(*) FROM audit_entry WHERE actor = 'system' "
+             "GROUP BY consultation_id, trigger")
+    ).all()  # fmt: skip
+    assert len(rows) == 60 and {n for *_, n in rows} == {1}  # close and compile, once each
+    ids = Counter(r.message["message-id"] for r in smtp.received)
+    assert len(ids) == 90 and set(ids.values()) == {1}  # the compilation notice to 3 people × 30, once each
