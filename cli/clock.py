@@ -37,15 +37,25 @@ def tick(
 
 @handles_errors
 def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     interval: Annotated[int, typer.Option(help="Seconds between ticks.")] = 30,
     clock: Annotated[bool, typer.Option(help="Run the embedded clock (off when a Prefect server schedules).")] = True,
 ) -> None:
-    """Run the engine: the embedded clock (APScheduler → tick) and, without SMTP, a mail catcher."""
-    from flows.clock import serve_forever
+    """Run the engine: the web app and dashboard, the embedded clock, and a mail catcher without SMTP."""
+    import uvicorn
+
+    from flows.clock import start_background
+    from web.app import create_app
 
     ctx = app_from_env()
     ctx.ensure_schema()
-    serve_forever(settings=ctx.settings, interval=interval, clock=clock, echo=typer.echo)
+    stop = start_background(settings=ctx.settings, interval=interval, clock=clock, echo=typer.echo)
+    try:
+        typer.echo(f"dashboard: http://{host}:{port}/   (API docs: http://{host}:{port}/docs; Ctrl-C stops)")
+        uvicorn.run(create_app(ctx.settings), host=host, port=port, log_level="warning")
+    finally:
+        stop()
 
 
 @handles_errors

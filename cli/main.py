@@ -289,7 +289,7 @@ def revision() -> None:
 
 
 def _register_groups() -> None:
-    from cli import clock, mail, stakeholders
+    from cli import clock, mail, staff_cmd, stakeholders
 
     app.add_typer(stakeholders.app, name="stakeholders")
     app.add_typer(mail.app, name="mail")
@@ -297,6 +297,8 @@ def _register_groups() -> None:
     app.command("tick")(clock.tick)
     app.command("serve")(clock.serve)
     app.command("deploy")(clock.deploy)
+    app.add_typer(staff_cmd.staff_app, name="staff")
+    app.add_typer(staff_cmd.responses_app, name="responses")
 
 
 _register_groups()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import socket
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -68,7 +67,10 @@ def start_clock(*, interval: int, holder: str | None = None) -> BackgroundSchedu
     return scheduler
 
 
-def serve_forever(*, settings: Settings, interval: int, clock: bool, echo: Callable[[str], None]) -> None:
+def start_background(
+    *, settings: Settings, interval: int, clock: bool, echo: Callable[[str], None]
+) -> Callable[[], None]:
+    """Start the mail catcher (when no SMTP server is configured) and the clock; returns `stop`."""
     catcher = None
     if not settings.smtp_host:
         from notifications.catcher import MailCatcher
@@ -80,13 +82,11 @@ def serve_forever(*, settings: Settings, interval: int, clock: bool, echo: Calla
              f"(kept in {settings.data_dir / 'mail'})")  # fmt: skip
     scheduler = start_clock(interval=interval) if clock else None
     echo(f"clock: ticking every {interval} s" if clock else "clock: off (a Prefect server schedules the tick)")
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        echo("stopping")
-    finally:
+
+    def stop() -> None:
         if scheduler:
             scheduler.shutdown(wait=True)
         if catcher:
             catcher.stop()
+
+    return stop

@@ -23,6 +23,7 @@ from notifications.outbox import Status
 from states import SYSTEM_ACTOR, ConsultError, Stage
 from states.timers import due_alerts, due_reminder, due_transition
 from store import consultations as repo
+from store.submissions import responded_emails
 from store.tables import OutboxMessage
 
 
@@ -63,7 +64,10 @@ def work_on(*, engine: Engine, consultation_id: int, now: datetime, settings: Se
         days = due_reminder(stage, plan, repo.offsets_of(c, policy), marks, now)
         alerts = due_alerts(stage, plan, marks, now)
         if days is not None:
-            n = queue_reminders(session=s, consultation=c, offset_days=days, now=now, mail=settings.mail)
+            responded = responded_emails(session=s, consultation_id=c.id)  # type: ignore[arg-type]
+            n = queue_reminders(
+                session=s, consultation=c, offset_days=days, now=now, mail=settings.mail, responded=responded
+            )
             actions.append(f"{c.slug}: reminder {days} day(s) before the deadline queued for {n} stakeholder(s)")
         for alert in alerts:
             queue_staff_alert(session=s, consultation=c, kind=alert, now=now, mail=settings.mail)

@@ -9,10 +9,13 @@ from typing import Any
 from sqlmodel import Session
 
 from config import Settings
-from notifications.notices import queue_to_stakeholders
+from notifications.notices import queue_receipt, queue_to_stakeholders
 from notifications.render import long_instant
 from states import Notice, Stage, Trigger, transition_for
 from store import consultations as repo
+from store import submissions
+from store.models import SubmissionCreate
+from store.submissions import Received
 from store.tables import AuditEntry, Consultation
 
 
@@ -47,3 +50,21 @@ def advance(
         queue_to_stakeholders(session=session, consultation=c, purpose="compiled", now=now, mail=mail)
     session.flush()
     return entry
+
+
+def receive(
+    *, session: Session, consultation: Consultation, data: SubmissionCreate, now: datetime, settings: Settings,
+    channel: str, attachment_name: str | None = None, attachment_path: str | None = None,
+) -> Received:  # fmt: skip
+    """Store a response and queue its receipt, in one transaction (the caller commits)."""
+    received = submissions.submit(
+        session=session, consultation=consultation, data=data, now=now, channel=channel,
+        attachment_name=attachment_name, attachment_path=attachment_path,
+    )  # fmt: skip
+    if received.created:
+        s = received.submission
+        queue_receipt(
+            session=session, consultation=consultation, email=s.email, name=s.name, lang=s.language,
+            reference=s.reference, received_at=now, now=now, mail=settings.mail,
+        )  # fmt: skip
+    return received

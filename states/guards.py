@@ -85,3 +85,15 @@ def extended_plan_in_order(facts: Facts, now: datetime) -> bool:
     extended = replace(facts.plan, deadline=facts.new_deadline)
     check_plan(extended, min_open_days=facts.min_open_days, meeting_gap_days=facts.meeting_gap_days)
     return True
+
+
+def accepting_responses(stage: object, plan: Plan, now: datetime) -> bool:
+    """Responses are accepted while open, from opens_at to the deadline's last second."""
+    from states.stages import Stage
+
+    return (
+        stage is Stage.OPEN
+        and plan.opens_at is not None
+        and plan.deadline is not None
+        and plan.opens_at <= now <= plan.deadline
+    )

@@ -170,3 +170,48 @@ class StakeholderCreate(BaseModel):
         if value not in LANGUAGES:
             raise ValueError(f"unknown language code {value!r}; use one of {', '.join(LANGUAGES)}")
         return value
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    question: int = Field(ge=1)
+    text: str = Field(min_length=1, max_length=50_000)
+
+
+class SubmissionCreate(BaseModel):
+    """A response, from the form, the API or an import. Any other field is refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    organisation: str | None = Field(default=None, max_length=200)
+    category: str
+    country: str
+    email: EmailStr
+    language: str = "en"
+    summary: str = Field(min_length=1, max_length=3000)
+    answers: list[Answer] = Field(min_length=1)
+
+    _one_line = field_validator("name", "organisation")(StakeholderCreate._one_line.__func__)  # type: ignore[attr-defined]
+    _category = field_validator("category")(StakeholderCreate._category.__func__)  # type: ignore[attr-defined]
+    _language = field_validator("language")(StakeholderCreate._language.__func__)  # type: ignore[attr-defined]
+    _email = field_validator("email")(StakeholderCreate._email.__func__)  # type: ignore[attr-defined]
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        from store.vocab import country_codes
+
+        value = value.strip().upper()
+        if value not in country_codes():
+            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code (e.g. CH, SA, CN)")
+        return value
+
+    @field_validator("answers")
+    @classmethod
+    def _distinct(cls, value: list[Answer]) -> list[Answer]:
+        numbers = [a.question for a in value]
+        if len(set(numbers)) != len(numbers):
+            raise ValueError("each question may be answered once")
+        return sorted(value, key=lambda a: a.question)

@@ -131,3 +131,41 @@ class ClockLease(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=40)
     holder: str = Field(max_length=200)
     expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class Submission(SQLModel, table=True):
+    """A stakeholder's response. Immutable once stored; staff may only withhold or publish it.
+
+    One per e-mail address and consultation (a unique key): the same response sent twice
+    is stored once.
+    """
+
+    __tablename__ = "submission"
+    __table_args__ = (UniqueConstraint("consultation_id", "email", name="uq_submission_consultation_email"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    consultation_id: int = Field(foreign_key="consultation.id", index=True)
+    reference: str = Field(max_length=40, unique=True)  # shown to the submitter and in the compilation
+    name: str = Field(max_length=200)
+    organisation: str | None = Field(default=None, max_length=200)
+    category: str = Field(max_length=20)
+    country: str = Field(max_length=2)
+    email: str = Field(max_length=254)
+    language: str = Field(max_length=2)
+    summary: str = Field(sa_column=Column(Text, nullable=False))
+    answers: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    attachment_name: str | None = Field(default=None, max_length=200)  # the submitter's file name
+    attachment_path: str | None = Field(default=None, max_length=200)  # generated, under data/attachments
+    channel: str = Field(default="web", max_length=20)  # web | api | import
+    published: bool = True
+    content_hash: str = Field(max_length=64)
+    received_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class StaffUser(SQLModel, table=True):
+    __tablename__ = "staff_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=80, unique=True)
+    password_hash: str = Field(max_length=200)  # argon2
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))

@@ -3,6 +3,7 @@ database — one clock ticks, the other stands by, each transition happens once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
+from notifications.catcher import free_port
 from store import lease
 from tests.smtp import SmtpTestServer
 from tests.test_flows import open_consultations
@@ -41,8 +43,10 @@ def serve(database_url: str, smtp_port: int, home: Path) -> subprocess.Popen:
         "CONSULT_DATA_DIR": str(home), "CONSULT_NOW": "2017-08-20T12:00:00Z",
     }  # fmt: skip
     consult = Path(sys.executable).parent / "consult"
-    return subprocess.Popen([str(consult), "serve", "--interval", "2"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    args = [str(consult), "serve", "--interval", "2", "--port", str(free_port())]
+    return subprocess.Popen(
+        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
 
 
 @pytest.mark.slow
@@ -65,6 +69,9 @@ def test_two_servers_one_clock(session: Session, database_url: str, tmp_path: Pa
             for p in procs:
                 p.send_signal(signal.SIGINT)
             outputs = [p.communicate(timeout=60)[0] for p in procs]
+            for p in procs:  # anything they left behind (a temporary Prefect server)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGKILL)
     assert compiled == 20, outputs
     counts = session.execute(
         text("SELECT trigger, count(*) FROM audit_entry WHERE actor = 'system' GROUP BY trigger")

@@ -67,8 +67,9 @@ def consult_tick(database_url: str, smtp_port: int, now: str, home: Path) -> sub
         "CONSULT_DATA_DIR": str(home), "CONSULT_MAIL_FROM": "Secretariat <cwg-internet@itu.int>",
     }  # fmt: skip
     consult = Path(sys.executable).parent / "consult"
+    # A session of its own, so that killing it also kills the temporary Prefect server it started.
     return subprocess.Popen([str(consult), "tick", f"--now={now}"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
 
 
 def count(engine_url_session: Session, sql: str) -> int:
@@ -91,7 +92,7 @@ def test_tick_killed_mid_batch_then_restarted(session: Session, database_url: st
             if done >= 60:
                 break
             time.sleep(0.02)
-        first.send_signal(signal.SIGKILL)
+        os.killpg(first.pid, signal.SIGKILL)  # the tick and its temporary Prefect server
         first.wait(30)
         closed_before = count(session, "SELECT count(*) FROM audit_entry WHERE trigger = 'close_submissions'")
         assert 60 <= closed_before < 300, "the kill should land in the middle of the batch"

@@ -4,6 +4,7 @@ PostgreSQL — each transition once, each mail once; no embedded clock anywhere.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -56,7 +57,7 @@ def test_two_prefect_workers_on_postgresql(session: Session, database_url: str, 
         try:
             server = subprocess.Popen(
                 [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", port],
-                env=prefect, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env=prefect, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
             )  # fmt: skip
             procs.append(server)
             _wait_healthy(api, 60)
@@ -68,7 +69,7 @@ def test_two_prefect_workers_on_postgresql(session: Session, database_url: str, 
                     subprocess.Popen(
                         [str(BIN / "prefect"), "worker", "start", "--pool", "consult", "--type", "process"],
                         env={**consult, "CONSULT_DATA_DIR": str(tmp_path / f"w{i}")},
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                     )
                 )  # fmt: skip
             deadline = time.monotonic() + 240
@@ -87,6 +88,8 @@ def test_two_prefect_workers_on_postgresql(session: Session, database_url: str, 
                     p.wait(30)
                 except subprocess.TimeoutExpired:
                     p.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGKILL)  # flow-run subprocesses included
     rows = session.execute(
         text("SELECT consultation_id, trigger, count(*) FROM audit_entry WHERE actor = 'system' "
              "GROUP BY consultation_id, trigger")

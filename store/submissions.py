@@ -1,0 +1,163 @@
+"""Responses: intake (validated, deduplicated, only while open), publication, listing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from states import Stage
+from states.errors import ConsultError
+from states.guards import accepting_responses
+from store.consultations import plan_of
+from store.models import SubmissionCreate
+from store.tables import Consultation, Submission
+
+
+class NotAccepting(ConsultError):
+    """The consultation does not take responses now (not yet open, or closed)."""
+
+
+class AlreadyResponded(ConsultError):
+    """This address already sent a different response to this consultation."""
+
+
+class InvalidAnswer(ConsultError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    submission: Submission
+    created: bool  # False: the very same response had already been stored
+
+
+def content_hash(data: SubmissionCreate) -> str:
+    canonical = json.dumps(data.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def check_answers(*, consultation: Consultation, data: SubmissionCreate) -> None:
+    count = len(consultation.questions)
+    for answer in data.answers:
+        if answer.question > count:
+            raise InvalidAnswer(f"answers: question {answer.question} does not exist (this consultation has {count})")
+
+
+def submit(
+    *, session: Session, consultation: Consultation, data: SubmissionCreate, now: datetime, channel: str,
+    attachment_name: str | None = None, attachment_path: str | None = None,
+) -> Received:  # fmt: skip
+    """Store a response if the consultation accepts it now; the caller commits."""
+    c = consultation
+    if not accepting_responses(Stage(c.stage), plan_of(c), now):
+        when = "has not opened yet" if c.stage in {Stage.DECIDED, Stage.LETTER_ISSUED, Stage.PROPOSED} else "is closed"
+        if c.stage == Stage.OPEN and c.opens_at and now < c.opens_at:
+            when = "has not opened yet"
+        raise NotAccepting(f"consultation {c.slug!r} {when}: responses are not accepted (stage {c.stage})")
+    check_answers(consultation=c, data=data)
+    digest = content_hash(data)
+    existing = session.exec(
+        select(Submission).where(Submission.consultation_id == c.id, Submission.email == data.email)
+    ).first()
+    if existing is not None:
+        if existing.content_hash == digest:
+            return Received(existing, created=False)
+        raise AlreadyResponded(f"a different response from {data.email} is already recorded for {c.slug!r}")
+    row = Submission(
+        consultation_id=c.id,  # type: ignore[arg-type]
+        reference=f"R-{secrets.token_hex(5).upper()}",
+        **data.model_dump(exclude={"answers"}),
+        answers=[a.model_dump() for a in data.answers],
+        attachment_name=attachment_name, attachment_path=attachment_path,
+        channel=channel, published=True, content_hash=digest, received_at=now,
+    )  # fmt: skip
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError:  # the same address, at the same moment, from another request
+        session.rollback()
+        raise AlreadyResponded(f"a response from {data.email} was recorded at the same time") from None
+    return Received(row, created=True)
+
+
+def published(*, session: Session, consultation_id: int) -> list[Submission]:
+    query = (
+        select(Submission)
+        .where(Submission.consultation_id == consultation_id, col(Submission.published).is_(True))
+        .order_by(col(Submission.received_at), col(Submission.id))
+    )
+    return list(session.exec(query))
+
+
+def all_for(*, session: Session, consultation_id: int) -> list[Submission]:
+    query = select(Submission).where(Submission.consultation_id == consultation_id).order_by(col(Submission.id))
+    return list(session.exec(query))
+
+
+def responded_emails(*, session: Session, consultation_id: int) -> frozenset[str]:
+    return frozenset(session.exec(select(Submission.email).where(Submission.consultation_id == consultation_id)))
+
+
+def set_published(*, session: Session, reference: str, published: bool) -> Submission:
+    row = session.exec(select(Submission).where(Submission.reference == reference)).first()
+    if row is None:
+        raise ConsultError(f"no response {reference!r}")
+    row.published = published
+    return row
+
+
+def public_view(s: Submission) -> dict[str, Any]:
+    """What anyone may read: never the e-mail address."""
+    return {
+        "reference": s.reference, "name": s.name, "organisation": s.organisation, "category": s.category,
+        "country": s.country, "language": s.language, "summary": s.summary, "answers": s.answers,
+        "has_attachment": s.attachment_path is not None, "received_at": s.received_at.isoformat(),
+    }  # fmt: skip
+
+
+IMPORTABLE = frozenset({Stage.OPEN, Stage.CLOSED})
+
+
+def import_many(
+    *, session: Session, consultation: Consultation, rows: list[SubmissionCreate], now: datetime
+) -> tuple[int, int]:
+    """Responses received by mail or on paper, keyed in later: accepted while open or closed
+    (not once compiled), checked like the form, inserted in bulk. Returns (new, already there)."""
+    c = consultation
+    if Stage(c.stage) not in IMPORTABLE:
+        raise NotAccepting(f"responses can be imported while open or closed; {c.slug!r} is {c.stage}")
+    existing = {
+        email: digest
+        for email, digest in session.exec(
+            select(Submission.email, Submission.content_hash).where(Submission.consultation_id == c.id)
+        )
+    }
+    seen: set[str] = set()
+    new: list[dict[str, Any]] = []
+    same = 0
+    for n, data in enumerate(rows, start=1):
+        if data.email in seen:
+            raise AlreadyResponded(f"response {n}: {data.email} appears twice in the file (nothing was imported)")
+        seen.add(data.email)
+        digest = content_hash(data)
+        if data.email in existing:
+            if existing[data.email] != digest:
+                raise AlreadyResponded(f"response {n}: a different response from {data.email} is already recorded")
+            same += 1
+            continue
+        new.append({
+            "consultation_id": c.id, "reference": f"R-{secrets.token_hex(5).upper()}",
+            **data.model_dump(exclude={"answers"}), "answers": [a.model_dump() for a in data.answers],
+            "channel": "import", "published": True, "content_hash": digest, "received_at": now,
+        })  # fmt: skip
+    if new:
+        session.execute(insert(Submission), new)
+    return len(new), same

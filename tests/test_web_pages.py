@@ -1,0 +1,174 @@
+"""Public pages and staff pages: languages, right-to-left, escaping, CSRF, login."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from states import Stage
+from store.tables import Consultation, Submission
+from tests.factories import consultation_in
+from tests.web_fixtures import STAFF, client  # noqa: F401  (fixture)
+
+XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def form_for(slug_answers: int, **override: str) -> dict[str, str]:
+    data = {"name": "Li Wei", "organisation": "Org", "category": "sector_member", "country": "CN",
+            "email": "li@example.cn", "language": "zh", "summary": "摘要"}  # fmt: skip
+    data.update({f"answer_{n}": f"答复 {n}" for n in range(1, slug_answers + 1)})
+    data.update(override)
+    return data
+
+
+def test_board_shows_columns_and_cards(client: TestClient, session: Session) -> None:  # noqa: F811
+    consultation_in(session, Stage.OPEN, slug="ott-2017")
+    consultation_in(session, Stage.DECIDED)
+    page = client.get("/").text
+    for stage in Stage:
+        assert f'data-stage="{stage.value}"' in page
+    assert 'data-slug="ott-2017"' in page and 'Open for responses <span class="muted">(1)</span>' in page
+
+
+LANGS = [
+    ("ar", "المشاورات العامة", "rtl"), ("zh", "公开磋商", "ltr"), ("en", "Public consultations", "ltr"),
+    ("fr", "Consultations publiques", "ltr"), ("ru", "Открытые консультации", "ltr"),
+    ("es", "Consultas públicas", "ltr"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("lang", "word", "direction"), LANGS)
+def test_six_languages(client: TestClient, session: Session, lang: str, word: str, direction: str) -> None:  # noqa: F811
+    consultation_in(session, Stage.OPEN, slug="ott-2017")
+    for path in ("/", "/consultations/ott-2017", "/consultations/ott-2017/respond"):
+        page = client.get(f"{path}?lang={lang}").text
+        assert f'<html lang="{lang}" dir="{direction}">' in page and word in page
+
+
+def test_accept_language(client: TestClient) -> None:  # noqa: F811
+    page = client.get("/", headers={"Accept-Language": "de-CH, fr;q=0.8, en;q=0.5"}).text
+    assert '<html lang="fr"' in page
+
+
+def test_detail_has_timeline_countdown_and_times(client: TestClient, session: Session) -> None:  # noqa: F811
+    consultation_in(session, Stage.OPEN, slug="ott-2017")
+    page = client.get("/consultations/ott-2017").text
+    assert "<svg" in page and 'data-countdown="2017-08-19T21:59:59+00:00"' in page
+    assert "2017-08-19 23:59 CEST" in page and 'datetime="2017-08-19T21:59:59+00:00"' in page
+
+
+def test_form_response_and_receipt(client: TestClient, session: Session) -> None:  # noqa: F811
+    consultation_in(session, Stage.OPEN, slug="ott-2017")
+    response = client.post("/consultations/ott-2017/respond?lang=zh", data=form_for(5))
+    assert response.status_code == 201 and "已收到您的答复" in response.text
+    reference = re.search(r'id="reference">([^<]+)<', response.text).group(1)
+    assert session.exec(select(Submission)).one().reference == reference
+
+
+def test_form_errors_rerender_with_values(client: TestClient, session: Session) -> None:  # noqa: F811
+    consultation_in(session, Stage.OPEN, slug="ott-2017")
+    response = client.post("/consultations/ott-2017/respond", data=form_for(5, email="nope", country="XX"))
+    assert response.status_code == 422 and 'role="alert"' in response.text
+    assert "email" in response.text and "country" in response.text and 'value="Li Wei"' in response.text
+    assert session.exec(select(Submission)).all() == []
+
+
+@pytest.mark.parametrize(("payload", "name", "status"), [
+    (b"%PDF-1.7\n" + b"0" * 100, "response.pdf", 201),
+    (b"MZ\x90\x00 not a pdf", "response.pdf", 422),  # the name says PDF; the bytes say otherwise
+])  # fmt: skip
+def test_attachment_checked_by_magic_bytes(client, session: Session, tmp_path, payload, name, status) -> None:  # noqa: F811
+    consultation_in(session, Stage.OPEN, slug="ott-2017")
+    response = client.post("/consultations/ott-2017/respond", data=form_for(5),
+                           files={"attachment": (name, payload, "application/pdf")})  # fmt: skip
+    assert response.status_code == status
+    if status == 201:
+        row = session.exec(select(Submission)).one()
+        assert row.attachment_name == "response.pdf" and re.fullmatch(r"[0-9a-f]{32}\.pdf", row.attachment_path)
+        assert (tmp_path / "attachments" / row.attachment_path).read_bytes() == payload
+
+
+def test_xss_is_escaped_everywhere(client: TestClient, session: Session) -> None:  # noqa: F811
+    c = consultation_in(session, Stage.OPEN, slug="ott-2017")
+    row = session.get(Consultation, c.id)
+    row.title = {"en": XSS}
+    row.questions = [{"en": XSS}] * 5
+    row.meeting_place = XSS
+    session.commit()
+    evil = form_for(5, name=XSS[:150], organisation=XSS[:150], summary=XSS, answer_1=XSS, language="en")
+    assert client.post("/consultations/ott-2017/respond", data=evil).status_code == 201
+    for path in (
+        "/",
+        "/consultations/ott-2017",
+        "/consultations/ott-2017/respond",
+        "/consultations/ott-2017/responses",
+    ):
+        page = client.get(path).text
+        assert "<script>alert" not in page and "<img src=x" not in page, path
+        assert "&lt;script&gt;" in page, path
+
+
+def test_staff_login_csrf_and_actions(client: TestClient, session: Session) -> None:  # noqa: F811
+    consultation_in(session, Stage.DECIDED, slug="ott-2017")
+    assert client.get("/staff", follow_redirects=False).headers["location"] == "/staff/login"
+    login = client.get("/staff/login").text
+    token = re.search(r'name="csrf" value="([^"]+)"', login).group(1)
+    bad = client.post("/staff/login", data={"csrf": token, "name": STAFF[0], "password": "wrong password"})
+    assert bad.status_code == 401
+    assert (
+        client.post("/staff/login", data={"csrf": "forged", "name": STAFF[0], "password": STAFF[1]}).status_code == 403
+    )
+    ok = client.post(
+        "/staff/login", data={"csrf": token, "name": STAFF[0], "password": STAFF[1]}, follow_redirects=False
+    )
+    assert ok.status_code == 303
+    board = client.get("/staff").text
+    token = re.search(r'name="csrf" value="([^"]+)"', board).group(1)
+    assert 'data-trigger="issue-letter"' in board and 'data-trigger="report"' not in board
+    forged = client.post(
+        "/staff/consultations/ott-2017/fire/issue-letter", data={"csrf": "forged"}, follow_redirects=False
+    )
+    assert forged.headers["location"] == "/staff/login"
+    session.expire_all()
+    assert session.exec(select(Consultation)).one().stage == "decided"
+    url = "/staff/consultations/ott-2017/fire/issue-letter"
+    fired = client.post(url, data={"csrf": token, "letter_number": "CL-17/30"}, follow_redirects=False)
+    assert fired.status_code == 303
+    session.expire_all()
+    row = session.exec(select(Consultation)).one()
+    assert row.stage == "letter_issued" and row.letter_number == "CL-17/30"
+    refused = client.post("/staff/consultations/ott-2017/fire/report", data={"csrf": token})
+    assert refused.status_code == 409 and "not allowed in stage" in refused.text
+
+
+def test_staff_new_consultation_form(client: TestClient, session: Session) -> None:  # noqa: F811
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/staff/login").text).group(1)
+    client.post("/staff/login", data={"csrf": token, "name": STAFF[0], "password": STAFF[1]})
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/staff/new").text).group(1)
+    form = {"csrf": token, "slug": "gender-2018", "title_en": "Bridging the gender digital divide",
+            "title_ar": "سد الفجوة الرقمية بين الجنسين", "questions_en": "What works?\nWhat is missing?",
+            "decided_on": "2018-01-10", "letter_date": "2018-01-15", "deadline": "2018-03-01",
+            "meeting_on": "2018-03-31"}  # fmt: skip
+    bad = client.post("/staff/new", data={**form, "deadline": "2018-01-20"})
+    assert bad.status_code == 422 and "min_open_days" in bad.text and 'value="gender-2018"' in bad.text
+    assert client.post("/staff/new", data=form, follow_redirects=False).status_code == 303
+    row = session.exec(select(Consultation)).one()
+    assert row.stage == "decided" and row.questions == [{"en": "What works?"}, {"en": "What is missing?"}]
+
+
+def test_unsubscribe_one_click(client: TestClient, session: Session) -> None:  # noqa: F811
+    from notifications import registry
+    from store.models import StakeholderCreate
+    from tests.web_fixtures import NOW
+
+    registry.import_stakeholders(session=session, rows=[StakeholderCreate(name="A", email="a@example.org",
+                                 category="other")], now=NOW)  # fmt: skip
+    session.commit()
+    token = registry.list_stakeholders(session=session)[0].unsubscribe_token
+    assert client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    session.expire_all()
+    assert registry.list_stakeholders(session=session)[0].opted_out
+    assert client.post("/unsubscribe/nonsense").status_code == 422

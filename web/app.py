@@ -1,0 +1,96 @@
+"""The FastAPI application: JSON API, public pages, staff dashboard.
+
+Built by `create_app(settings)`; nothing is read from the environment here. The clock
+is injected: `settings.now` (CONSULT_NOW) freezes it for demos and tests.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
+from sqlmodel import Session
+from starlette.middleware.sessions import SessionMiddleware
+
+from config import Settings
+from states.errors import ConsultError, GuardRefused, TimingError, TriggerNotAllowed
+from store.consultations import ConflictError, NotFound
+from store.db import make_engine
+from store.submissions import AlreadyResponded, NotAccepting
+from web.security import BodyLimit, RateLimit
+
+MAX_BODY = 12 * 1024 * 1024  # a 10 MB attachment plus the form around it
+
+
+@dataclass
+class Web:
+    settings: Settings
+    engine: Engine
+    clock: Callable[[], datetime]
+    submissions_limit: RateLimit
+    templates: Jinja2Templates
+    attachments: Path
+
+
+def _secret_key(settings: Settings) -> str:
+    """CONSULT_SECRET_KEY, else one generated once and kept in the data folder."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.data_dir / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None, rate_limit: int = 30) -> FastAPI:
+    app = FastAPI(title="Consultation lifecycle engine", version="0.1.0")
+    templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))  # autoescape on for .html
+    app.state.web = Web(
+        settings=settings,
+        engine=engine or make_engine(settings.database_url),
+        clock=lambda: (settings.now or datetime.now(UTC)).astimezone(UTC),
+        submissions_limit=RateLimit(rate_limit, 60.0),
+        templates=templates,
+        attachments=settings.data_dir / "attachments",
+    )
+    app.add_middleware(SessionMiddleware, secret_key=_secret_key(settings), same_site="lax", https_only=False)
+    app.add_middleware(BodyLimit, limit=MAX_BODY)
+
+    @app.exception_handler(ConsultError)
+    async def _domain_error(request: Request, exc: ConsultError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status_for(exc))
+
+    from web import api, pages, staff
+
+    app.include_router(api.router)
+    app.include_router(staff.router)
+    app.include_router(pages.router)
+    return app
+
+
+def status_for(exc: ConsultError) -> int:
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, NotAccepting | AlreadyResponded | TriggerNotAllowed | ConflictError):
+        return 409
+    if isinstance(exc, GuardRefused | TimingError):
+        return 409 if isinstance(exc, GuardRefused) else 422
+    return 422
+
+
+def web(request: Request) -> Web:
+    return request.app.state.web
+
+
+def session_for(request: Request) -> Iterator[Session]:
+    with Session(web(request).engine, expire_on_commit=False) as session:
+        yield session

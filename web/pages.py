@@ -1,0 +1,168 @@
+"""Public pages: the board, a consultation with its timeline, the response form,
+published responses, unsubscribe. Every page in the reader's language."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from sqlmodel import Session
+from starlette.datastructures import UploadFile
+
+from notifications.effects import receive
+from notifications.registry import opt_out
+from states import Stage
+from states.errors import ConsultError
+from states.languages import LANGUAGES, pick
+from states.schedule import next_due
+from states.timing import zone
+from store import consultations as repo
+from store import submissions
+from store.models import SubmissionCreate
+from store.vocab import CATEGORIES
+from web import i18n
+from web.app import session_for, web
+from web.timeline import svg
+
+router = APIRouter(include_in_schema=False)
+DB = Annotated[Session, Depends(session_for)]
+MAX_ATTACHMENT = 10 * 1024 * 1024
+
+
+def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    lang = i18n.negotiate(request)
+    return web(request).templates.TemplateResponse(
+        request, template,
+        {"lang": lang, "dir": i18n.direction(lang), "t": i18n.words(lang), "languages": LANGUAGES, "pick": pick,
+         "staff": request.session.get("staff"), **context},
+        status_code=status,
+    )  # fmt: skip
+
+
+def card(c, now: datetime) -> dict[str, Any]:
+    due = next_due(Stage(c.stage), repo.plan_of(c))
+    return {
+        "c": c, "due": due, "due_at": due.at.isoformat() if due and due.at else None,
+        "overdue": bool(due and due.overdue(now)),
+        "local": lambda t: t.astimezone(zone(c.timezone)).strftime("%Y-%m-%d %H:%M %Z") if t else "—",
+    }  # fmt: skip
+
+
+@router.get("/", response_class=HTMLResponse)
+def board(request: Request, session: DB) -> HTMLResponse:
+    now = web(request).clock()
+    rows = repo.list_consultations(session=session)
+    columns = [(stage, [card(c, now) for c in rows if c.stage == stage.value]) for stage in Stage]
+    return render(request, "board.html", columns=columns, now=now)
+
+
+@router.get("/consultations/{ref}", response_class=HTMLResponse)
+def detail(request: Request, session: DB, ref: str) -> HTMLResponse:
+    now = web(request).clock()
+    c = repo.get(session=session, ref=ref)
+    audit = repo.audit_log(session=session, consultation_id=c.id)  # type: ignore[arg-type]
+    lang = i18n.negotiate(request)
+    picture = svg(c, audit, now=now, labels=i18n.words(lang))
+    published = submissions.published(session=session, consultation_id=c.id)  # type: ignore[arg-type]
+    return render(request, "detail.html", x=card(c, now), audit=audit, timeline=picture, now=now,
+                  open=submissions.accepting_responses(Stage(c.stage), repo.plan_of(c), now),
+                  count=len(published))  # fmt: skip
+
+
+@router.get("/consultations/{ref}/respond", response_class=HTMLResponse)
+def respond_form(request: Request, session: DB, ref: str) -> HTMLResponse:
+    c = repo.get(session=session, ref=ref)
+    now = web(request).clock()
+    return render(request, "respond.html", c=c, errors=[], values={}, categories=CATEGORIES,
+                  open=submissions.accepting_responses(Stage(c.stage), repo.plan_of(c), now))  # fmt: skip
+
+
+def _sniff(data: bytes) -> str | None:
+    """The attachment's real type from its first bytes, whatever its name says."""
+    if data.startswith(b"%PDF-"):
+        return "pdf"
+    if data.startswith(b"PK\x03\x04") and b"word/" in data[:65536] and b"[Content_Types].xml" in data[:65536]:
+        return "docx"
+    return None
+
+
+@router.post("/consultations/{ref}/respond", response_class=HTMLResponse)
+async def respond(request: Request, session: DB, ref: str) -> HTMLResponse:
+    context = web(request)
+    c = repo.get(session=session, ref=ref)
+    now = context.clock()
+    form = await request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    accepting = submissions.accepting_responses(Stage(c.stage), repo.plan_of(c), now)
+
+    def again(errors: list[str], status: int) -> HTMLResponse:
+        return render(request, "respond.html", status=status, c=c, errors=errors, values=values,
+                      categories=CATEGORIES, open=accepting)  # fmt: skip
+
+    if not context.submissions_limit.allow(request.client.host if request.client else "?"):
+        return again(["too many submissions from this address; try again in a minute"], 429)
+    answers = [
+        {"question": n, "text": values.get(f"answer_{n}", "")}
+        for n in range(1, len(c.questions) + 1)
+        if values.get(f"answer_{n}", "").strip()
+    ]
+    payload = {k: values.get(k) or None for k in ("name", "organisation", "category", "country", "email", "language",
+                                                  "summary")}  # fmt: skip
+    payload = {k: v for k, v in payload.items() if v is not None}
+    try:
+        data = SubmissionCreate.model_validate({**payload, "answers": answers})
+    except ValidationError as exc:
+        return again(
+            [f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()], 422
+        )
+    upload = form.get("attachment")
+    stored_name = original = None
+    if isinstance(upload, UploadFile) and upload.filename:
+        blob = await upload.read(MAX_ATTACHMENT + 1)
+        kind = _sniff(blob)
+        if len(blob) > MAX_ATTACHMENT:
+            return again(["attachment: larger than 10 MB"], 413)
+        if kind is None:
+            return again(["attachment: not a PDF or DOCX file (checked by its content)"], 422)
+        folder: Path = context.attachments
+        folder.mkdir(parents=True, exist_ok=True)
+        stored_name, original = f"{secrets.token_hex(16)}.{kind}", Path(upload.filename).name[:200]
+    try:
+        received = receive(session=session, consultation=c, data=data, now=now, settings=context.settings,
+                           channel="web", attachment_name=original, attachment_path=stored_name)  # fmt: skip
+        if stored_name and received.created:
+            (context.attachments / stored_name).write_bytes(blob)
+        session.commit()
+    except ConsultError as exc:
+        session.rollback()
+        return again(
+            [str(exc)], 409 if isinstance(exc, submissions.NotAccepting | submissions.AlreadyResponded) else 422
+        )
+    return render(request, "received.html", status=201, c=c, s=received.submission)
+
+
+@router.get("/consultations/{ref}/responses", response_class=HTMLResponse)
+def responses(request: Request, session: DB, ref: str) -> HTMLResponse:
+    c = repo.get(session=session, ref=ref)
+    rows = submissions.published(session=session, consultation_id=c.id)  # type: ignore[arg-type]
+    return render(request, "responses.html", c=c, rows=rows)
+
+
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
+    return render(request, "unsubscribe.html", token=token, done=False)
+
+
+@router.post("/unsubscribe/{token}", response_class=HTMLResponse)
+def unsubscribe(
+    request: Request, session: DB, token: str, one_click: Annotated[str | None, Form(alias="List-Unsubscribe")] = None
+) -> Response:
+    """One-click (RFC 8058) or from the page: either way the address stops receiving mail."""
+    opt_out(session=session, token=token, now=web(request).clock())
+    session.commit()
+    return render(request, "unsubscribe.html", token=token, done=True)

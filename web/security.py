@@ -1,0 +1,115 @@
+"""Staff passwords (argon2), CSRF tokens bound to the session, a per-IP rate limit on
+public submissions, and a request size limit."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import threading
+import time
+from collections import deque
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
+from sqlmodel import Session, select
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from states.errors import ConsultError
+from store.tables import StaffUser
+
+_hasher = PasswordHasher()
+
+
+def add_staff(*, session: Session, name: str, password: str, now: datetime) -> StaffUser:
+    name = name.strip()
+    if not name or len(name) > 80 or not name.isprintable():
+        raise ConsultError("a staff name is 1–80 printable characters")
+    if len(password) < 10:
+        raise ConsultError("a staff password needs at least 10 characters")
+    existing = session.exec(select(StaffUser).where(StaffUser.name == name)).first()
+    if existing is not None:
+        existing.password_hash = _hasher.hash(password)
+        return existing
+    user = StaffUser(name=name, password_hash=_hasher.hash(password), created_at=now)
+    session.add(user)
+    return user
+
+
+def verify_staff(*, session: Session, name: str, password: str) -> StaffUser | None:
+    user = session.exec(select(StaffUser).where(StaffUser.name == name)).first()
+    if user is None:
+        _hasher.hash(password)  # spend the same time whether or not the name exists
+        return None
+    try:
+        _hasher.verify(user.password_hash, password)
+    except VerificationError:
+        return None
+    return user
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def csrf_ok(request: Request, submitted: str | None) -> bool:
+    expected = request.session.get("csrf")
+    return bool(expected and submitted and hmac.compare_digest(expected, submitted))
+
+
+class RateLimit:
+    """At most `limit` requests per `window` seconds per client address (in memory: one
+    process; behind several workers, put the limit in the reverse proxy)."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit, self.window = limit, window
+        self.hits: dict[str, deque[float]] = {}
+        self.lock = threading.Lock()
+
+    def allow(self, key: str) -> bool:
+        now = time.monotonic()
+        with self.lock:
+            hits = self.hits.setdefault(key, deque())
+            while hits and hits[0] <= now - self.window:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                return False
+            hits.append(now)
+            return True
+
+
+class BodyLimit:
+    """Refuse bodies over `limit` bytes with 413, by Content-Length or while streaming."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers", [])).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            return await PlainTextResponse("request too large", status_code=413)(scope, receive, send)
+        seen = 0
+
+        async def counted() -> dict:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await PlainTextResponse("request too large", status_code=413)(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
