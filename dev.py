@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The project's two commands, for a fresh machine with only python3:
 
-    python3 dev.py run    set up, load the real demo consultations, show the board
+    python3 dev.py run    set up, load the real demo consultations, serve the dashboard on
+                          http://127.0.0.1:8000/ (`run --check`: start, check, stop)
     python3 dev.py test   set up (PostgreSQL included) and run lint and the whole suite
     python3 dev.py bench  set up and run the benchmarks, writing BENCHMARKS.md
 
@@ -15,6 +16,7 @@ import glob
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import venv
@@ -45,6 +47,17 @@ def ensure_venv(extra: str | None) -> None:
     stamp.touch()
 
 
+def ensure_chromium() -> None:
+    """The browser tests drive Debian's chromium (never a downloaded browser build)."""
+    if shutil.which("chromium") or Path("/usr/bin/chromium").exists():
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        sh("apt-get", "update", "-qq")
+        sh("apt-get", "install", "-y", "-qq", "chromium")
+        return
+    print("chromium is missing and cannot be installed here: the browser tests will be skipped", flush=True)
+
+
 def ensure_postgres() -> None:
     """The suite runs on a throwaway PostgreSQL cluster too; install the server if missing."""
     if shutil.which("initdb") or glob.glob("/usr/lib/postgresql/*/bin/initdb"):
@@ -59,18 +72,49 @@ def ensure_postgres() -> None:
     )
 
 
-def run() -> None:
+def run(args: list[str]) -> None:
     ensure_venv(None)
-    env = {**os.environ, "PREFECT_HOME": str(ROOT / "data" / "prefect")}
+    env = dict(os.environ)
     sh(BIN / "consult", "init", env=env)
     sh(BIN / "consult", "demo", env=env)
     sh(BIN / "consult", "list", env=env)
+    port = env.get("CONSULT_PORT", "8000")
+    if "--check" not in args:
+        print(f"\nThe dashboard: http://127.0.0.1:{port}/  (staff: `.venv/bin/consult staff add NAME` first)")
+        os.execv(str(BIN / "consult"), [str(BIN / "consult"), "serve", "--port", port])
+    check(env, port)
+
+
+def check(env: dict[str, str], port: str) -> None:
+    """Start the engine, fetch the board, stop: what CI runs instead of serving forever."""
+    import time
+    import urllib.request
+
+    server = subprocess.Popen([str(BIN / "consult"), "serve", "--port", port], env=env, start_new_session=True)
+    try:
+        for _ in range(120):
+            try:
+                board = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read().decode()
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            sys.exit("the dashboard did not answer")
+        shown = [slug for slug in ("ott-2017", "developmental-aspects-2016", "enabling-environment-2016")
+                 if f'data-slug="{slug}"' in board]  # fmt: skip
+        print(f"dashboard answered on port {port}; consultations on the board: {', '.join(shown)}")
+        if len(shown) != 3:
+            sys.exit("the demo consultations are not on the board")
+    finally:
+        os.killpg(server.pid, signal.SIGINT)
+        server.wait(30)
 
 
 def test(pytest_args: list[str]) -> None:
     ensure_venv("test")
     if "postgresql" in os.environ.get("CONSULT_TEST_BACKENDS", "sqlite,postgresql"):
         ensure_postgres()
+    ensure_chromium()
     sh(BIN / "ruff", "check", ".")
     sh(BIN / "ruff", "format", "--check", ".")
     sh(BIN / "python", "-m", "pytest", *pytest_args)
@@ -84,7 +128,7 @@ def bench(names: list[str]) -> None:
 def main() -> None:
     if len(sys.argv) < 2 or sys.argv[1] not in {"run", "test", "bench"}:
         sys.exit(__doc__)
-    {"run": lambda _: run(), "test": test, "bench": bench}[sys.argv[1]](sys.argv[2:])
+    {"run": run, "test": test, "bench": bench}[sys.argv[1]](sys.argv[2:])
 
 
 if __name__ == "__main__":

@@ -29,6 +29,17 @@ SECTIONS = {
         "transaction with audit rows and outbox rows), on a fresh copy each round. Target: 100k within 1.5× of "
         "10k. Prefect's own overhead per flow run is measured apart (an empty async flow on the temporary server).",
     ),
+    "http_submissions": (
+        "HTTP submissions",
+        "Our `POST /api/consultations/{id}/submissions` (validate, deduplicate, store, queue the receipt mail, one "
+        "transaction) vs a bare FastAPI endpoint inserting the same row, both on uvicorn (one process) over the same "
+        "SQLite database, 16 client connections from this process. Target: ratio ≥ 0.60, p95 < 100 ms, no errors.",
+    ),
+    "bulk_import": (
+        "Bulk import of responses",
+        "`store.submissions.import_many` from parsed records (pydantic validation, duplicate check, content hash, "
+        "one bulk INSERT) vs raw `sqlite3.executemany` of the same rows into the same table. Target: ratio ≥ 0.50.",
+    ),
 }
 
 

@@ -1,0 +1,161 @@
+"""HTTP submissions: our endpoint vs a bare FastAPI endpoint doing the same insert.
+
+Both are served by uvicorn (one process, same settings) on the same SQLite database
+(WAL); a load generator in this process sends the same responses with 16 connections.
+Ours validates, deduplicates, stores and queues the receipt mail (rendered, MIME built)
+in one transaction; the bare endpoint inserts the row with one SQL statement.
+Target: ≥ 60 % of the bare rate, p95 < 100 ms, no "database is locked".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import statistics
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import httpx
+
+from bench.common import median, scratch_engine
+from notifications.catcher import free_port
+
+N = 2000
+CONCURRENCY = 16
+ROUNDS = 3
+NOW = datetime(2017, 7, 1, 10, tzinfo=UTC)
+
+
+def _serve_ours(url: str, data_dir: str, port: int) -> None:
+    import uvicorn
+
+    from config import MailSettings, Settings
+    from web.app import create_app
+
+    settings = Settings(database_url=url, now=NOW, data_dir=Path(data_dir), secret_key="bench", mail=MailSettings())
+    uvicorn.run(create_app(settings, rate_limit=10**9), host="127.0.0.1", port=port, log_level="error")
+
+
+def _serve_bare(url: str, data_dir: str, port: int) -> None:
+    import json
+    import secrets
+
+    import uvicorn
+    from fastapi import Body, FastAPI
+    from sqlalchemy import text
+
+    from store.db import make_engine
+
+    engine = make_engine(url)
+    app = FastAPI()
+
+    @app.post("/api/consultations/{ref}/submissions", status_code=201)
+    def bare(ref: str, payload: dict = Body()) -> dict:  # noqa: B008
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO submission (consultation_id, reference, name, organisation, category, country, email,"
+                     " language, summary, answers, channel, published, content_hash, received_at) VALUES (1, :ref,"
+                     " :name, :org, :cat, :country, :email, :lang, :summary, :answers, 'api', 1, '', :at)"),
+                {"ref": f"R-{secrets.token_hex(5)}", "name": payload["name"], "org": payload.get("organisation"),
+                 "cat": payload["category"], "country": payload["country"], "email": payload["email"],
+                 "lang": payload["language"], "summary": payload["summary"], "answers": json.dumps(payload["answers"]),
+                 "at": NOW.replace(tzinfo=None)},
+            )  # fmt: skip
+        return {"ok": True}
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="error")
+
+
+def _database() -> tuple[str, str]:
+    from sqlmodel import Session
+
+    from config import Policy
+    from store import consultations as repo
+    from store.decision_file import parse_decision
+
+    engine, folder = scratch_engine("http")
+    with Session(engine) as s:
+        data = parse_decision(
+            {"slug": "ott-2017", "title": {"en": "OTTs"}, "questions": [{"en": "Q?"}], "decided_on": date(2017, 5, 25),
+             "letter_date": date(2017, 6, 14), "deadline": date(2017, 8, 19), "meeting_on": date(2017, 9, 18)},
+            policy=Policy(),
+        )  # fmt: skip
+        c = repo.create_consultation(session=s, data=data, proposed=False, actor="bench", now=NOW, policy=Policy())
+        c.consultation.stage = "open"
+        s.commit()
+    url = str(engine.url)
+    engine.dispose()
+    return url, str(folder)
+
+
+async def _load(port: int, round_: int) -> tuple[float, list[float], dict[int, int]]:
+    latencies: list[float] = []
+    codes: dict[int, int] = {}
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(N):
+        queue.put_nowait(i)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30,
+                                 limits=httpx.Limits(max_connections=CONCURRENCY)) as client:  # fmt: skip
+
+        async def worker() -> None:
+            while not queue.empty():
+                i = queue.get_nowait()
+                body = {"name": f"Person {i}", "organisation": "Org", "category": "other", "country": "CH",
+                        "email": f"r{round_}-{i}@bench.example", "language": ("en", "fr", "ar")[i % 3],
+                        "summary": "A short summary.",
+                        "answers": [{"question": 1, "text": "An answer. " * 20}]}  # fmt: skip
+                start = time.perf_counter()
+                response = await client.post("/api/consultations/ott-2017/submissions", json=body)
+                latencies.append(time.perf_counter() - start)
+                codes[response.status_code] = codes.get(response.status_code, 0) + 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        return time.perf_counter() - start, latencies, codes
+
+
+def _measure(target, url: str, folder: str, round_: int) -> tuple[float, float, dict[int, int]]:
+    port = free_port()
+    ctx = multiprocessing.get_context("spawn")
+    server = ctx.Process(target=target, args=(url, folder, port), daemon=True)
+    server.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    try:
+        seconds, latencies, codes = asyncio.run(_load(port, round_))
+    finally:
+        server.terminate()
+        server.join(10)
+    p95 = statistics.quantiles(latencies, n=20)[18] * 1e3
+    return N / seconds, p95, codes
+
+
+def run() -> dict:
+    url, folder = _database()
+    ours, bare, p95s, errors = [], [], [], 0
+    for round_ in range(ROUNDS):
+        rate, _, codes = _measure(_serve_bare, url, folder, 2 * round_)
+        bare.append(rate)
+        errors += sum(n for code, n in codes.items() if code != 201)
+        rate, p95, codes = _measure(_serve_ours, url, folder, 2 * round_ + 1)
+        ours.append(rate)
+        p95s.append(p95)
+        errors += sum(n for code, n in codes.items() if code != 201)
+    ratios = [o / b for o, b in zip(ours, bare, strict=True)]
+    return {
+        "requests per round": N, "connections": CONCURRENCY, "rounds": ROUNDS,
+        "bare req/s (median)": round(median(bare)), "ours req/s (median)": round(median(ours)),
+        "ratio (median of per-round ratios)": round(median(ratios), 3),
+        "ours p95 latency ms (median)": round(median(p95s), 1),
+        "non-201 answers (incl. database is locked)": errors, "target": "ratio ≥ 0.60, p95 < 100 ms, 0 errors",
+    }  # fmt: skip
+
+
+if __name__ == "__main__":
+    print(run())
