@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from sqlalchemy import insert as sa_insert
@@ -82,18 +83,32 @@ def enqueue(*, session: Session, messages: Sequence[Outgoing], now: datetime, se
                 "next_attempt_at": now, "created_at": now,
             }
         )  # fmt: skip
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    add_message, add_body = _statements(session.get_bind().dialect.name)
+    connection = session.connection()
     queued = 0
     for start in range(0, len(rows), 1000):
-        statement = insert(OutboxMessage).on_conflict_do_nothing(index_elements=["idempotency_key"])
-        new = session.execute(
-            statement.returning(OutboxMessage.id, OutboxMessage.idempotency_key), rows[start : start + 1000]
-        ).all()
+        chunk = rows[start : start + 1000]
+        # One row goes as a plain execute: executemany's RETURNING batches are compiled afresh each time.
+        new = connection.execute(add_message, chunk[0] if len(chunk) == 1 else chunk).all()
         if new:
-            session.execute(sa_insert(OutboxBody), [{"outbox_id": i, "raw": bodies[k]} for i, k in new])
+            body_rows = [{"outbox_id": i, "raw": bodies[k]} for i, k in new]
+            connection.execute(add_body, body_rows[0] if len(body_rows) == 1 else body_rows)
         queued += len(new)
     return queued
+
+
+@cache
+def _statements(dialect: str):
+    """Core statements built once, so SQLAlchemy compiles them once (an ORM bulk insert
+    with ON CONFLICT was compiled on every call: most of a submission's cost)."""
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    add_message = (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(table.c.id, table.c.idempotency_key)
+    )
+    return add_message, sa_insert(OutboxBody.__table__)  # type: ignore[attr-defined]
 
 
 def messages(*, session: Session, status: str | None = None, limit: int = 200) -> list[OutboxMessage]:

@@ -137,9 +137,16 @@ def fire_transition(
 
 @router.post("/api/consultations/{ref}/submissions", status_code=201)
 def create_submission(
-    request: Request, response: Response, session: DB, ref: str, payload: Annotated[dict[str, Any], Body()]
+    request: Request, response: Response, ref: str, payload: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
     """A stakeholder's response (JSON). 201 once committed; the same response again: 200."""
+    with Session(web(request).engine, expire_on_commit=False) as session:  # no generator dependency: one thread hop
+        return _submission(request, response, session, ref, payload)
+
+
+def _submission(
+    request: Request, response: Response, session: Session, ref: str, payload: dict[str, Any]
+) -> dict[str, Any]:
     context = web(request)
     if not context.submissions_limit.allow(request.client.host if request.client else "?"):
         raise HTTPException(429, "too many submissions from this address; try again in a minute")
@@ -148,9 +155,10 @@ def create_submission(
     except ValidationError as exc:
         raise HTTPException(422, [_field_error(e) for e in exc.errors()]) from None
     c = repo.get(session=session, ref=ref)
-    received = receive(session=session, consultation=c, data=data, now=context.clock(), settings=context.settings,
-                       channel="api")  # fmt: skip
-    session.commit()
+    with context.writing():
+        received = receive(session=session, consultation=c, data=data, now=context.clock(),
+                           settings=context.settings, channel="api")  # fmt: skip
+        session.commit()
     if not received.created:
         response.status_code = 200
     return {**submissions.public_view(received.submission), "created": received.created}

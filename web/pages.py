@@ -133,11 +133,12 @@ async def respond(request: Request, session: DB, ref: str) -> HTMLResponse:
         folder.mkdir(parents=True, exist_ok=True)
         stored_name, original = f"{secrets.token_hex(16)}.{kind}", Path(upload.filename).name[:200]
     try:
-        received = receive(session=session, consultation=c, data=data, now=now, settings=context.settings,
-                           channel="web", attachment_name=original, attachment_path=stored_name)  # fmt: skip
-        if stored_name and received.created:
-            (context.attachments / stored_name).write_bytes(blob)
-        session.commit()
+        with context.writing():
+            received = receive(session=session, consultation=c, data=data, now=now, settings=context.settings,
+                               channel="web", attachment_name=original, attachment_path=stored_name)  # fmt: skip
+            if stored_name and received.created:
+                (context.attachments / stored_name).write_bytes(blob)
+            session.commit()
     except ConsultError as exc:
         session.rollback()
         return again(
