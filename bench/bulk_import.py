@@ -9,14 +9,12 @@ import secrets
 import shutil
 import sqlite3
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from sqlmodel import Session
 
-from bench.common import median, scratch_engine
-from config import Policy
+from bench.common import median, ott_consultation, scratch_engine
 from store import consultations as repo
-from store.decision_file import parse_decision
 from store.models import SubmissionCreate
 from store.submissions import import_many
 
@@ -36,14 +34,7 @@ def _records(prefix: str) -> list[dict]:
 
 def run() -> dict:
     engine, folder = scratch_engine("import")
-    with Session(engine) as s:
-        data = parse_decision(
-            {"slug": "ott-2017", "title": {"en": "OTTs"}, "questions": [{"en": "Q?"}], "decided_on": date(2017, 5, 25),
-             "letter_date": date(2017, 6, 14), "deadline": date(2017, 8, 19), "meeting_on": date(2017, 9, 18)},
-            policy=Policy(),
-        )  # fmt: skip
-        repo.create_consultation(session=s, data=data, proposed=False, actor="bench", now=NOW, policy=Policy())
-        s.commit()
+    ott_consultation(engine, now=NOW)
     template = folder / "bench.db"
     engine.dispose()
     raw_rates, our_rates, store_rates = [], [], []

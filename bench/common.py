@@ -68,3 +68,27 @@ class SinkServer:
     def stop(self) -> None:
         self.process.terminate()
         self.process.join(10)
+
+
+def ott_consultation(engine: Engine, *, now, open_it: bool = False) -> None:
+    """The benchmarks' one consultation (OTT dates), optionally already open."""
+    from datetime import date
+
+    from sqlmodel import Session
+
+    from config import Policy
+    from states import Stage
+    from store import consultations as repo
+    from store.decision_file import parse_decision
+
+    with Session(engine) as s:
+        data = parse_decision(
+            {"slug": "ott-2017", "title": {"en": "OTTs"}, "questions": [{"en": "Q?"}], "decided_on": date(2017, 5, 25),
+             "letter_date": date(2017, 6, 14), "deadline": date(2017, 8, 19), "meeting_on": date(2017, 9, 18),
+             "contact_email": "cwg@example.org"},
+            policy=Policy(),
+        )  # fmt: skip
+        c = repo.create_consultation(session=s, data=data, proposed=False, actor="bench", now=now, policy=Policy())
+        if open_it:
+            c.consultation.stage = Stage.OPEN.value
+        s.commit()

@@ -13,12 +13,12 @@ import asyncio
 import multiprocessing
 import statistics
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
-from bench.common import median, scratch_engine
+from bench.common import median, ott_consultation, scratch_engine
 from notifications.catcher import free_port
 
 N = 2000
@@ -68,22 +68,8 @@ def _serve_bare(url: str, data_dir: str, port: int) -> None:
 
 
 def _database() -> tuple[str, str]:
-    from sqlmodel import Session
-
-    from config import Policy
-    from store import consultations as repo
-    from store.decision_file import parse_decision
-
     engine, folder = scratch_engine("http")
-    with Session(engine) as s:
-        data = parse_decision(
-            {"slug": "ott-2017", "title": {"en": "OTTs"}, "questions": [{"en": "Q?"}], "decided_on": date(2017, 5, 25),
-             "letter_date": date(2017, 6, 14), "deadline": date(2017, 8, 19), "meeting_on": date(2017, 9, 18)},
-            policy=Policy(),
-        )  # fmt: skip
-        c = repo.create_consultation(session=s, data=data, proposed=False, actor="bench", now=NOW, policy=Policy())
-        c.consultation.stage = "open"
-        s.commit()
+    ott_consultation(engine, now=NOW, open_it=True)
     url = str(engine.url)
     engine.dispose()
     return url, str(folder)

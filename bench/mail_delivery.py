@@ -8,21 +8,20 @@ outcome in SQLite right after the server's reply. Target: ≥ 80 % of the raw ra
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import aiosmtplib
 from sqlalchemy import update
 from sqlmodel import Session, select
 
-from bench.common import SinkServer, median, scratch_engine, timed
-from config import MailSettings, Policy
+from bench.common import SinkServer, median, ott_consultation, scratch_engine, timed
+from config import MailSettings
 from notifications.delivery import SmtpServer, deliver
 from notifications.notices import queue_reminders
 from notifications.outbox import raw_of
 from notifications.registry import import_stakeholders
 from states.languages import LANGUAGES
 from store import consultations as repo
-from store.decision_file import parse_decision
 from store.models import StakeholderCreate
 from store.tables import OutboxMessage
 
@@ -35,14 +34,9 @@ NOW = datetime(2017, 8, 12, 8, tzinfo=UTC)
 
 def _prepare(n: int):
     engine, folder = scratch_engine("mail")
+    ott_consultation(engine, now=NOW)
     with Session(engine) as s:
-        data = parse_decision(
-            {"slug": "ott-2017", "title": {"en": "OTTs", "ar": "OTT"}, "questions": [{"en": "Q?"}],
-             "decided_on": date(2017, 5, 25), "letter_date": date(2017, 6, 14), "deadline": date(2017, 8, 19),
-             "meeting_on": date(2017, 9, 18), "contact_email": "cwg@example.org"},
-            policy=Policy(),
-        )  # fmt: skip
-        c = repo.create_consultation(session=s, data=data, proposed=False, actor="bench", now=NOW, policy=Policy())
+        c = repo.get(session=s, ref="ott-2017")
         rows = [
             StakeholderCreate(name=f"Person {i}", email=f"p{i}@bench.example", category="other",
                               language=LANGUAGES[i % 6])
@@ -50,7 +44,7 @@ def _prepare(n: int):
         ]  # fmt: skip
         import_stakeholders(session=s, rows=rows, now=NOW)
         queue_seconds, queued = timed(
-            lambda: queue_reminders(session=s, consultation=c.consultation, offset_days=7, now=NOW, mail=MAIL)
+            lambda: queue_reminders(session=s, consultation=c, offset_days=7, now=NOW, mail=MAIL)
         )
         s.commit()
         messages = [(m.recipient_email, raw_of(session=s, message=m)) for m in s.exec(select(OutboxMessage))]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from config.organisation import Organisation, load_organisation
 from config.policy import Policy, load_policy
 
 
@@ -75,6 +76,7 @@ class Settings:
     data_dir: Path = Path("data")
     policy: Policy = field(default_factory=Policy)
     mail: MailSettings = field(default_factory=lambda: MailSettings())
+    organisation: Organisation = field(default_factory=lambda: load_organisation())
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -98,4 +100,5 @@ class Settings:
             data_dir=Path(env.get("CONSULT_DATA_DIR", "data")),
             policy=policy,
             mail=MailSettings.from_env(env),
+            organisation=load_organisation(Path(org) if (org := env.get("CONSULT_ORGANISATION_FILE")) else None),
         )

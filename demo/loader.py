@@ -16,7 +16,7 @@ from typing import Any
 from sqlmodel import Session
 
 from config.policy import Policy
-from states import Trigger
+from states import Stage, Trigger
 from states.timing import local_instant
 from store import consultations as repo
 from store.decision_file import read_decision_file
@@ -115,7 +115,8 @@ def load_demo(*, session: Session, now: datetime, policy: Policy) -> Iterator[st
         assert start is not None
         created_at = local_instant(start, time(12, 0), tz)
         if created_at > now:
-            yield f"{data.slug}: not yet {'proposed' if story.proposed_on else 'decided'} at {now:%Y-%m-%d}"
+            first = Stage.PROPOSED if story.proposed_on else Stage.DECIDED
+            yield f"{data.slug}: not yet {first.value} at {now:%Y-%m-%d}"
             continue
         proposed = story.proposed_on is not None
         c = repo.create_consultation(

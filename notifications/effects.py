@@ -33,21 +33,20 @@ def advance(
     transition = transition_for(source, trigger)
     notice = transition.notice if transition else None
     mail = settings.mail
-    if notice is Notice.INVITATION:
-        queue_to_stakeholders(session=session, consultation=c, purpose="invitation", now=now, mail=mail)
-    elif notice is Notice.DEADLINE_EXTENDED and old_deadline is not None:
+    if notice is Notice.DEADLINE_EXTENDED and old_deadline is not None:
         queue_to_stakeholders(
-            session=session, consultation=c, purpose="extended", key_purpose=f"extended:{c.deadline:%Y%m%dT%H%M%SZ}",
-            extra=lambda lang: {"old_deadline": long_instant(old_deadline, lang, c.timezone)}, now=now, mail=mail,
+            session=session, consultation=c, purpose=notice.value,
+            key_purpose=f"extended:{c.deadline:%Y%m%dT%H%M%SZ}", now=now, mail=mail,
+            extra=lambda lang: {"old_deadline": long_instant(old_deadline, lang, c.timezone)},
         )  # fmt: skip
     elif notice is Notice.CANCELLATION and c.letter_number:
         reason = request.get("reason") or ""
         queue_to_stakeholders(
-            session=session, consultation=c, purpose="cancelled", extra=lambda lang: {"reason": reason}, now=now,
-            mail=mail,
+            session=session, consultation=c, purpose=notice.value, extra=lambda lang: {"reason": reason},
+            now=now, mail=mail,
         )  # fmt: skip
-    elif notice is Notice.COMPILATION:
-        queue_to_stakeholders(session=session, consultation=c, purpose="compiled", now=now, mail=mail)
+    elif notice in (Notice.INVITATION, Notice.COMPILATION):
+        queue_to_stakeholders(session=session, consultation=c, purpose=notice.value, now=now, mail=mail)
     session.flush()
     return entry
 

@@ -15,13 +15,14 @@ from babel.dates import format_date, format_datetime, format_timedelta
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from states import Notice
 from states.languages import LANGUAGES, RTL_LANGUAGES
+from states.timers import ALERT_NO_COMPILATION, ALERT_NO_SUMMARY
 from states.timing import zone
 
 HERE = Path(__file__).parent
-PURPOSES = ("invitation", "reminder", "receipt", "extended", "cancelled", "compiled")
-STAFF_PURPOSES = ("alert_no_compilation", "alert_no_summary")
-PURPOSES += STAFF_PURPOSES
+# The lifecycle's notices (states.Notice), reminders and receipts, and the staff alerts.
+PURPOSES = (*(n.value for n in Notice), "reminder", "receipt", ALERT_NO_COMPILATION, ALERT_NO_SUMMARY)
 
 
 @dataclass(frozen=True, slots=True)

@@ -170,6 +170,23 @@ def _append_audit(
     return entry
 
 
+def _claim_version(*, session: Session, consultation: Consultation, expected: int) -> None:
+    """Optimistic lock: bump the version only if it is still `expected` (compare-and-set in
+    the UPDATE itself); of two concurrent writers exactly one gets through."""
+    bumped = session.execute(
+        update(Consultation)
+        .where(col(Consultation.id) == consultation.id, col(Consultation.version) == expected)
+        .values(version=expected + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if bumped.rowcount != 1:  # type: ignore[attr-defined]
+        raise ConflictError(
+            f"consultation {consultation.slug!r} was changed by someone else meanwhile; nothing was written — "
+            "reload and retry"
+        )
+    consultation.version = expected + 1
+
+
 def _next_letter_number(*, session: Session, year: int) -> str:
     prefix = f"CL-{year % 100:02d}/"
     taken = session.exec(select(Consultation.letter_number).where(col(Consultation.letter_number).startswith(prefix)))
@@ -243,17 +260,7 @@ def change_stage(
     c.updated_at = now
     refresh_timer(c, policy=policy, now=now)
     try:
-        bumped = session.execute(
-            update(Consultation)
-            .where(col(Consultation.id) == c.id, col(Consultation.version) == expected_version)
-            .values(version=expected_version + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if bumped.rowcount != 1:  # type: ignore[attr-defined]
-            raise ConflictError(
-                f"consultation {c.slug!r} was changed by someone else meanwhile; nothing was written — reload and retry"
-            )
-        c.version = expected_version + 1
+        _claim_version(session=session, consultation=c, expected=expected_version)
         entry = _append_audit(
             session=session,
             consultation=c,
@@ -305,16 +312,11 @@ def record_clock_work(
     if alerts:
         c.alerts_done = sorted({*c.alerts_done, *alerts})
     refresh_timer(c, policy=policy, now=now)
-    bumped = session.execute(
-        update(Consultation)
-        .where(col(Consultation.id) == c.id, col(Consultation.version) == expected)
-        .values(version=expected + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if bumped.rowcount != 1:  # type: ignore[attr-defined]
+    try:
+        _claim_version(session=session, consultation=c, expected=expected)
+    except ConflictError:
         session.rollback()
-        raise ConflictError(f"consultation {c.slug!r} was changed by someone else meanwhile; nothing was written")
-    c.version = expected + 1
+        raise
     c.updated_at = now
     session.flush()
 
