@@ -289,7 +289,7 @@ def revision() -> None:
 
 
 def _register_groups() -> None:
-    from cli import clock, mail, staff_cmd, stakeholders
+    from cli import clock, documents_cmd, mail, staff_cmd, stakeholders
 
     app.add_typer(stakeholders.app, name="stakeholders")
     app.add_typer(mail.app, name="mail")
@@ -297,6 +297,8 @@ def _register_groups() -> None:
     app.command("tick")(clock.tick)
     app.command("serve")(clock.serve)
     app.command("deploy")(clock.deploy)
+    app.command("letter")(documents_cmd.letter)
+    app.command("compile")(documents_cmd.compile_)
     app.add_typer(staff_cmd.staff_app, name="staff")
     app.add_typer(staff_cmd.responses_app, name="responses")
 

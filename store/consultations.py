@@ -187,6 +187,26 @@ def _claim_version(*, session: Session, consultation: Consultation, expected: in
     consultation.version = expected + 1
 
 
+def _reserve_letter_number(*, session: Session, consultation: Consultation, year: int) -> str:
+    """The year's next number, without gaps or duplicates even when two letters are issued
+    at once: the unique key on letter_number decides, and the loser takes the next one.
+    Each try is a savepoint, so a lost race costs nothing else of the transaction."""
+    for _ in range(50):
+        number = _next_letter_number(session=session, year=year)
+        try:
+            with session.begin_nested():
+                session.execute(
+                    update(Consultation)
+                    .where(col(Consultation.id) == consultation.id)
+                    .values(letter_number=number)
+                    .execution_options(synchronize_session=False)
+                )
+            return number
+        except IntegrityError:
+            continue
+    raise ConflictError(f"could not allocate a letter number for {year}: too many letters issued at once; retry")
+
+
 def _next_letter_number(*, session: Session, year: int) -> str:
     prefix = f"CL-{year % 100:02d}/"
     taken = session.exec(select(Consultation.letter_number).where(col(Consultation.letter_number).startswith(prefix)))
@@ -238,10 +258,8 @@ def change_stage(
     details: dict[str, Any] = {}
     if trigger is Trigger.ISSUE_LETTER:
         issued_on = local_date(now, c.timezone)
-        number = (
-            _check_letter_number(session=session, number=letter_number, issued_on=issued_on)
-            if letter_number
-            else _next_letter_number(session=session, year=issued_on.year)
+        recorded = (
+            _check_letter_number(session=session, number=letter_number, issued_on=issued_on) if letter_number else None
         )
     elif letter_number:
         raise ConsultError("a letter number is recorded with issue-letter only")
@@ -249,8 +267,7 @@ def change_stage(
     change = fire(c, trigger, facts=facts, now=now)  # raises, leaving the row as it was
 
     if trigger is Trigger.ISSUE_LETTER:
-        c.letter_number, c.letter_issued_on = number, issued_on
-        details = {"letter_number": number}
+        c.letter_number, c.letter_issued_on = recorded, issued_on
     elif trigger is Trigger.EXTEND_DEADLINE:
         assert new_deadline is not None and c.deadline is not None
         details = {"from": c.deadline.isoformat(), "to": new_deadline.isoformat()}
@@ -261,6 +278,10 @@ def change_stage(
     refresh_timer(c, policy=policy, now=now)
     try:
         _claim_version(session=session, consultation=c, expected=expected_version)
+        if trigger is Trigger.ISSUE_LETTER:
+            if c.letter_number is None:
+                c.letter_number = _reserve_letter_number(session=session, consultation=c, year=issued_on.year)
+            details = {"letter_number": c.letter_number}
         entry = _append_audit(
             session=session,
             consultation=c,

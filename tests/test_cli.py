@@ -233,3 +233,17 @@ def test_usage_errors_through_the_entry_point(database_url: str, args: list[str]
     result = subprocess.run([str(consult_bin), *args], capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith(message) and result.stderr.count("\n") == 1
+
+
+def test_letter_and_compile_commands(consult, tmp_path: Path) -> None:
+    consult("demo", "--now=2017-07-01T00:00:00Z")
+    html = consult("letter", "ott-2017", "--lang", "ar").stdout
+    assert "CL-17/30" in html and "19 أغسطس 2017" in html
+    pdf = tmp_path / "cl.pdf"
+    consult("letter", "ott-2017", "--lang", "en", "--format", "pdf", "-o", str(pdf))
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    out = tmp_path / "c.csv"
+    consult("compile", "ott-2017", "--format", "csv", "-o", str(out))
+    assert out.read_text(encoding="utf-8").startswith("contribution,reference,name")
+    assert "unknown format 'doc'" in consult("compile", "ott-2017", "--format", "doc", code=2).stderr
+    assert "a PDF needs -o FILE" in consult("letter", "ott-2017", "--format", "pdf", code=2).stderr

@@ -172,3 +172,14 @@ def test_unsubscribe_one_click(client: TestClient, session: Session) -> None:  #
     session.expire_all()
     assert registry.list_stakeholders(session=session)[0].opted_out
     assert client.post("/unsubscribe/nonsense").status_code == 422
+
+
+def test_letter_and_compilation_are_linked(client: TestClient, session: Session) -> None:  # noqa: F811
+    consultation_in(session, Stage.COMPILED, slug="ott-2017")
+    page = client.get("/consultations/ott-2017?lang=ar").text
+    assert "/consultations/ott-2017/letter?lang=ar" in page and "/consultations/ott-2017/compilation" in page
+    letter = client.get("/consultations/ott-2017/letter?lang=ar")
+    assert letter.status_code == 200 and "19 أغسطس 2017" in letter.text
+    assert client.get("/consultations/ott-2017/letter?format=pdf").content.startswith(b"%PDF-")
+    assert client.get("/consultations/ott-2017/compilation?format=csv").text.startswith("contribution,")
+    assert client.get("/consultations/ott-2017/compilation?format=json").json()["consultation"] == "ott-2017"

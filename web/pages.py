@@ -32,6 +32,7 @@ from web.timeline import svg
 router = APIRouter(include_in_schema=False)
 DB = Annotated[Session, Depends(session_for)]
 MAX_ATTACHMENT = 10 * 1024 * 1024
+HAS_COMPILATION = frozenset({Stage.COMPILED, Stage.MEETING_HELD, Stage.REPORTED})
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -71,7 +72,7 @@ def detail(request: Request, session: DB, ref: str) -> HTMLResponse:
     published = submissions.published(session=session, consultation_id=c.id)  # type: ignore[arg-type]
     return render(request, "detail.html", x=card(c, now), audit=audit, timeline=picture, now=now,
                   open=submissions.accepting_responses(Stage(c.stage), repo.plan_of(c), now),
-                  count=len(published))  # fmt: skip
+                  count=len(published), has_compilation=c.stage in HAS_COMPILATION)  # fmt: skip
 
 
 @router.get("/consultations/{ref}/respond", response_class=HTMLResponse)
@@ -167,3 +168,52 @@ def unsubscribe(
     opt_out(session=session, token=token, now=web(request).clock())
     session.commit()
     return render(request, "unsubscribe.html", token=token, done=True)
+
+
+@router.get("/consultations/{ref}/letter")
+def letter(request: Request, session: DB, ref: str, format: str = "html") -> Response:
+    """The circular letter in the reader's language, as a page or a PDF."""
+    from documents.letter import letter_html
+
+    c = repo.get(session=session, ref=ref)
+    html = letter_html(c, lang=i18n.negotiate(request), settings=web(request).settings, now=web(request).clock())
+    if format == "pdf":
+        from documents.pdf import write_pdf
+
+        return Response(write_pdf(html), media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{c.slug}-letter.pdf"'})  # fmt: skip
+    return HTMLResponse(html)
+
+
+COMPILATION_TYPES = {"html": "text/html; charset=utf-8", "csv": "text/csv; charset=utf-8",
+                     "json": "application/json"}  # fmt: skip
+
+
+@router.get("/consultations/{ref}/compilation")
+def compilation_file(request: Request, session: DB, ref: str, format: str = "html") -> Response:
+    """The compilation, once compiled: spooled to disk as it is written, then streamed."""
+    import tempfile
+
+    from fastapi.responses import StreamingResponse
+
+    from documents import compilation
+
+    c = repo.get(session=session, ref=ref)
+    if c.stage not in HAS_COMPILATION or format not in COMPILATION_TYPES:
+        return Response("no compilation (yet) in that format", status_code=404)
+    spool = tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+", encoding="utf-8")  # noqa: SIM115 (closed by chunks)
+    conn = session.connection()
+    if format == "html":
+        compilation.write_html(conn, c, spool, lang=i18n.negotiate(request))
+    elif format == "csv":
+        compilation.write_csv(conn, c, spool)
+    else:
+        compilation.write_json(conn, c, spool)
+    spool.seek(0)
+
+    def chunks():
+        with spool:
+            while block := spool.read(1 << 16):
+                yield block
+
+    return StreamingResponse(chunks(), media_type=COMPILATION_TYPES[format])

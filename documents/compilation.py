@@ -1,0 +1,115 @@
+"""The compilation of all published responses, written as a stream: rows come from a
+server-side cursor in batches and go straight to the output, so memory does not grow
+with the number of responses (bench/). Contribution numbers are stable: the rank of each
+response in the order received."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import Connection, func, select
+
+from documents.wording import Words, environment, letter_date
+from states.languages import pick
+from states.timing import local_date
+from store.tables import Consultation, Submission
+
+BATCH = 1000
+S = Submission.__table__.c  # type: ignore[attr-defined]
+NUMBER = func.row_number().over(order_by=(S.received_at, S.id)).label("n")
+COLUMNS = (S.reference, S.name, S.organisation, S.category, S.country, S.language, S.summary, S.answers,
+           S.received_at, S.attachment_name, S.attachment_path)  # fmt: skip
+
+
+def _rows(conn: Connection, consultation_id: int, *, order: tuple = ()) -> Iterator[Any]:
+    numbered = select(NUMBER, *COLUMNS).where(S.consultation_id == consultation_id, S.published.is_(True)).subquery()
+    query = select(numbered).order_by(*(numbered.c[k] for k in order), numbered.c.n)
+    result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(query)
+    yield from result
+
+
+def count(conn: Connection, consultation_id: int) -> int:
+    query = select(func.count()).where(S.consultation_id == consultation_id, S.published.is_(True))
+    return conn.execute(query).scalar_one()
+
+
+def _answer(row: Any, question: int) -> str | None:
+    for a in row.answers:
+        if a.get("question") == question:
+            return a.get("text")
+    return None
+
+
+def write_html(conn: Connection, c: Consultation, out: IO[str], *, lang: str) -> None:
+    env, w = environment(), Words(lang)
+    title = pick(c.title, lang)
+    deadline = letter_date(local_date(c.deadline, c.timezone), lang) if c.deadline else ""
+    macros = env.get_template("compilation.html").module  # type: ignore[attr-defined]
+    out.write(macros.head(lang=lang, title=title, w=w, number=c.letter_number or "",
+                          received=w("received", count=count(conn, c.id), deadline=deadline)))  # fmt: skip
+    out.write(macros.index_open(w=w))
+    for row in _rows(conn, c.id, order=("category", "country")):  # type: ignore[arg-type]
+        out.write(macros.index_row(row=row, w=w))
+    out.write(macros.index_close())
+    for n, question in enumerate(c.questions, start=1):
+        out.write(macros.question(w=w, n=n, text=pick(question, lang)))
+        for row in _rows(conn, c.id):  # type: ignore[arg-type]
+            text = _answer(row, n)
+            if text:
+                out.write(macros.answer(row=row, w=w, text=text))
+    out.write(macros.tail())
+
+
+CSV_HEAD = ["contribution", "reference", "name", "organisation", "category", "country", "language", "received_at",
+            "summary"]  # fmt: skip
+
+
+def write_csv(conn: Connection, c: Consultation, out: IO[str]) -> None:
+    writer = csv.writer(out)
+    writer.writerow(CSV_HEAD + [f"answer_{n}" for n in range(1, len(c.questions) + 1)])
+    for row in _rows(conn, c.id):  # type: ignore[arg-type]
+        writer.writerow([row.n, row.reference, row.name, row.organisation or "", row.category, row.country,
+                         row.language, _iso(row.received_at), row.summary,
+                         *[_answer(row, n) or "" for n in range(1, len(c.questions) + 1)]])  # fmt: skip
+
+
+def write_json(conn: Connection, c: Consultation, out: IO[str]) -> None:
+    head = {"consultation": c.slug, "letter_number": c.letter_number, "title": c.title, "questions": c.questions}
+    out.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "responses": [\n')
+    for i, row in enumerate(_rows(conn, c.id)):  # type: ignore[arg-type]
+        item = {"contribution": row.n, "reference": row.reference, "name": row.name, "organisation": row.organisation,
+                "category": row.category, "country": row.country, "language": row.language,
+                "received_at": _iso(row.received_at), "summary": row.summary, "answers": row.answers}  # fmt: skip
+        out.write(("," if i else "") + json.dumps(item, ensure_ascii=False) + "\n")
+    out.write("]}\n")
+
+
+def write_zip(conn: Connection, c: Consultation, target: Path, *, attachments: Path) -> int:
+    """The attachments, named by contribution number and reference."""
+    written = 0
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for row in _rows(conn, c.id):  # type: ignore[arg-type]
+            if row.attachment_path:
+                suffix = Path(row.attachment_path).suffix
+                archive.write(attachments / row.attachment_path, f"{row.n:05d}-{row.reference}{suffix}")
+                written += 1
+    return written
+
+
+def html_string(conn: Connection, c: Consultation, *, lang: str) -> str:
+    buffer = io.StringIO()
+    write_html(conn, c, buffer, lang=lang)
+    return buffer.getvalue()
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
