@@ -40,6 +40,12 @@ SECTIONS = {
         "`store.submissions.import_many` from parsed records (pydantic validation, duplicate check, content hash, "
         "one bulk INSERT) vs raw `sqlite3.executemany` of the same rows into the same table. Target: ratio ≥ 0.50.",
     ),
+    "compilation": (
+        "Compilation: flat memory",
+        "`documents.compilation` writing 10,000 and 100,000 synthetic published responses to HTML, CSV and JSON, "
+        "each in a fresh process (time, and peak RSS of that process, Python and its libraries included). Target: "
+        "peak RSS at 100k within 1.5× of 10k. PDF of 1,000 responses (WeasyPrint) reported.",
+    ),
 }
 
 

@@ -23,7 +23,8 @@ def tick(
     at = ctx.now(now)
     result = run_tick(settings=ctx.settings, now=at)
     if as_json:
-        typer.echo(json.dumps(result or {"due": 0, "actions": [], "skipped": [], "mail": ""}, ensure_ascii=False))
+        empty = {"due": 0, "actions": [], "skipped": [], "compiled": [], "mail": ""}
+        typer.echo(json.dumps(result or empty, ensure_ascii=False))
         return
     if result is None:
         typer.echo(f"nothing due at {at.isoformat()}")
@@ -32,6 +33,8 @@ def tick(
         typer.echo(line)
     for line in result["skipped"]:
         typer.echo(f"skipped: {line}")
+    for folder in result.get("compilations", []):
+        typer.echo(f"compilation written to {folder}")
     typer.echo(f"mail: {result['mail']}")
 
 

@@ -97,3 +97,28 @@ def compile_(
                 with output.open("w", encoding="utf-8", newline="") as f:
                     writer(f)
                 typer.echo(f"wrote {output}", err=True)
+
+
+@handles_errors
+def report(
+    ref: Annotated[str, typer.Argument(metavar="ID")],
+    lang: Lang = "en",
+    fmt: Annotated[str, typer.Option("--format", help="html, pdf or docx")] = "html",
+    output: Output = None,
+) -> None:
+    """The chairman's report to council on a consultation (needs the meeting summary)."""
+    from documents.report import build, report_docx, report_html
+    from store import consultations as repo
+
+    ctx = app_from_env()
+    if fmt not in {"html", "pdf", "docx"}:
+        raise ConsultError(f"unknown format {fmt!r}; use html, pdf or docx")
+    with ctx.session() as s:
+        built = build(s, repo.get(session=s, ref=ref), lang=_lang(lang), settings=ctx.settings)
+    if fmt == "docx":
+        if output is None:
+            raise ConsultError("a DOCX needs -o FILE")
+        output.write_bytes(report_docx(built))
+        typer.echo(f"wrote {output}", err=True)
+        return
+    _write(report_html(built), fmt, output)

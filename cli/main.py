@@ -299,6 +299,7 @@ def _register_groups() -> None:
     app.command("deploy")(clock.deploy)
     app.command("letter")(documents_cmd.letter)
     app.command("compile")(documents_cmd.compile_)
+    app.command("report")(documents_cmd.report)
     app.add_typer(staff_cmd.staff_app, name="staff")
     app.add_typer(staff_cmd.responses_app, name="responses")
 

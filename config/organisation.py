@@ -17,6 +17,8 @@ class Organisation:
     group: dict[str, str]
     signatory: dict[str, str]
     signatory_title: dict[str, str]
+    references: dict[str, str]
+    chairman: dict[str, str]
 
     def text(self, field: str, lang: str) -> str:
         values: dict[str, str] = getattr(self, field)

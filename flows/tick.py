@@ -41,7 +41,7 @@ def advance_due_task(database_url: str | None, now: str) -> dict:
     engine = make_engine(settings.database_url)
     try:
         report = work.advance_all_due(engine=engine, now=_now(now, settings), settings=settings)
-        return {"due": report.due, "actions": report.actions, "skipped": report.skipped}
+        return {"due": report.due, "actions": report.actions, "skipped": report.skipped, "compiled": report.compiled}
     finally:
         engine.dispose()
 
@@ -59,10 +59,22 @@ async def deliver_task(database_url: str | None, now: str) -> str:
         engine.dispose()
 
 
+@task(name="write-compilations", retries=2, retry_delay_seconds=5)
+def compilations_task(database_url: str | None, ids: list[int]) -> list[str]:
+    settings = _settings(database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        return work.write_compilations(engine=engine, ids=ids, settings=settings)
+    finally:
+        engine.dispose()
+
+
 @flow(name="tick", log_prints=True)
 async def tick_flow(now: str | None = None, database_url: str | None = None) -> dict:
     """One pass of the clock. `now` (ISO 8601) is for time travel; scheduled runs omit it."""
     at = _now(now, _settings(database_url)).isoformat()
     result = advance_due_task(database_url, at)
+    if result["compiled"]:  # files are written after the commit; re-running them is harmless
+        result["compilations"] = compilations_task(database_url, result["compiled"])
     result["mail"] = await deliver_task(database_url, at)
     return result

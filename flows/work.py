@@ -20,7 +20,7 @@ from config import Settings
 from notifications.effects import advance
 from notifications.notices import queue_reminders, queue_staff_alert
 from notifications.outbox import Status
-from states import SYSTEM_ACTOR, ConsultError, Stage
+from states import SYSTEM_ACTOR, ConsultError, Stage, Trigger
 from states.timers import due_alerts, due_reminder, due_transition
 from store import consultations as repo
 from store.submissions import responded_emails
@@ -32,6 +32,7 @@ class TickReport:
     due: int = 0
     actions: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # changed by another tick meanwhile
+    compiled: list[int] = field(default_factory=list)  # consultations whose compilation is now due to be written
     mail: str = ""
 
     @property
@@ -83,7 +84,10 @@ def advance_due(*, engine: Engine, ids: list[int], now: datetime, settings: Sett
     report = TickReport(due=len(ids))
     for consultation_id in ids:
         try:
-            report.actions += work_on(engine=engine, consultation_id=consultation_id, now=now, settings=settings)
+            actions = work_on(engine=engine, consultation_id=consultation_id, now=now, settings=settings)
+            report.actions += actions
+            if any(a.endswith(f"({Trigger.COMPILE.dashed})") for a in actions):
+                report.compiled.append(consultation_id)
         except repo.ConflictError as exc:
             report.skipped.append(str(exc))
         except ConsultError as exc:  # a guard refused: the data changed under the timer; say so, go on
@@ -100,4 +104,28 @@ def advance_all_due(*, engine: Engine, now: datetime, settings: Settings, batch:
         total.due += report.due
         total.actions += report.actions
         total.skipped += report.skipped
+        total.compiled += report.compiled
     return total
+
+
+def write_compilations(*, engine: Engine, ids: list[int], settings: Settings) -> list[str]:
+    """After the commit: the compilation of each newly compiled consultation, as files in
+    data/compilations/<slug>/ (HTML in each language it has a title in, CSV and JSON)."""
+    from documents import compilation
+
+    written = []
+    with Session(engine) as s:
+        for consultation_id in ids:
+            c = repo.get(session=s, ref=consultation_id)
+            folder = settings.data_dir / "compilations" / c.slug
+            folder.mkdir(parents=True, exist_ok=True)
+            conn = s.connection()
+            with (folder / "compilation.csv").open("w", encoding="utf-8", newline="") as f:
+                compilation.write_csv(conn, c, f)
+            with (folder / "compilation.json").open("w", encoding="utf-8") as f:
+                compilation.write_json(conn, c, f)
+            for lang in c.title:
+                with (folder / f"compilation.{lang}.html").open("w", encoding="utf-8") as f:
+                    compilation.write_html(conn, c, f, lang=lang)
+            written.append(str(folder))
+    return written

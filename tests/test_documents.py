@@ -166,3 +166,36 @@ def test_compilation_zip_of_attachments(session: Session, tmp_path: Path) -> Non
     assert compilation.write_zip(session.connection(), c, target, attachments=tmp_path / "att") == 1
     with zipfile.ZipFile(target) as archive:
         assert archive.namelist() == [f"00001-{received.submission.reference}.pdf"]
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_chairmans_report(session: Session, tmp_path: Path, lang: str) -> None:
+    from docx import Document
+
+    from documents.report import build, report_docx, report_html
+
+    c = _open_with_responses(session)
+    with pytest.raises(Exception, match="needs the meeting summary"):
+        build(session, c, lang=lang, settings=SETTINGS)
+    c.meeting_summary = "The participants agreed this brief summary."
+    session.commit()
+    report = build(session, c, lang=lang, settings=SETTINGS)
+    html = report_html(report)
+    assert f'lang="{lang}"' in html and "The participants agreed this brief summary." in html
+    counts = dict(report.counts)
+    labels = {"en": ("Member States", "Total"), "ar": ("الدول الأعضاء", "المجموع")}[lang]
+    assert counts[labels[0]] == 1 and counts[labels[1]] == 4
+    text = pdf_text(html, tmp_path)
+    assert ("Majed M. Al-Mazyed" in text) if lang == "en" else ("المزيّد" in text or "المزي" in text)
+    target = tmp_path / "report.docx"
+    target.write_bytes(report_docx(report))
+    doc = Document(str(target))
+    body = "\n".join(p.text for p in doc.paragraphs)
+    assert "The participants agreed this brief summary." in body
+    assert [row.cells[1].text for row in doc.tables[0].rows][-1] == "4"
+    if lang == "ar":
+        assert any(
+            p._p.pPr is not None
+            and p._p.pPr.find("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}bidi") is not None
+            for p in doc.paragraphs
+        )

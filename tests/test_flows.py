@@ -54,6 +54,7 @@ def test_tick_flow_under_prefect_harness(prefect_harness, session: Session, data
     result = asyncio.run(tick_flow(now="2017-08-20T12:00:00+00:00", database_url=database_url))
     assert result["due"] == 3 and len(result["actions"]) == 6 and result["skipped"] == []
     assert "no SMTP server configured" in result["mail"]
+    assert len(result["compilations"]) == 3 and all(Path(f, "compilation.csv").exists() for f in result["compilations"])
     session.expire_all()
     assert Counter(c.stage for c in repo.list_consultations(session=session)) == {"compiled": 3}
     again = asyncio.run(tick_flow(now="2017-08-20T12:00:00+00:00", database_url=database_url))

@@ -1,0 +1,106 @@
+"""Compilation of 10,000 and 100,000 synthetic responses to HTML, CSV and JSON: time and
+peak RSS of each (a fresh process per measurement); the target is flat memory — peak RSS
+at 100k within 1.5× of 10k. PDF at 1,000 responses: time and peak RSS reported."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import secrets
+import shutil
+import sqlite3
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.common import ott_consultation, scratch_engine
+
+NOW = datetime(2017, 8, 20, tzinfo=UTC)
+
+
+def _database(n: int, folder: Path) -> Path:
+    engine, made = scratch_engine(f"compile-{n}")
+    ott_consultation(engine, now=NOW)
+    path = Path(engine.url.database)  # type: ignore[arg-type]
+    engine.dispose()
+    categories = ("member_state", "sector_member", "associate", "academia", "other")
+    rows = [(1, f"R-{secrets.token_hex(6)}", f"Person {i}", f"Organisation {i % 97}", categories[i % 5],
+             ("CH", "SA", "CN", "FR", "RU", "ES")[i % 6], f"p{i}@bench.example", "en", "A short summary. " * 3,
+             json.dumps([{"question": 1, "text": "An answer of some length. " * 12}]), "api", 1, "",
+             f"2017-07-{1 + i % 28:02d} 10:{i % 60:02d}:00.000000") for i in range(n)]  # fmt: skip
+    conn = sqlite3.connect(path)
+    conn.executemany(
+        "INSERT INTO submission (consultation_id, reference, name, organisation, category, country, email, "
+        "language, summary, answers, channel, published, content_hash, received_at) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        rows,
+    )
+    conn.execute("UPDATE consultation SET stage = 'compiled', letter_number = 'CL-17/30'")
+    conn.commit()
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    target = folder / f"compile-{n}.db"
+    shutil.move(path, target)
+    shutil.rmtree(made, ignore_errors=True)
+    return target
+
+
+def _child(path: str, fmt: str, out: str, results) -> None:
+    import resource
+
+    from sqlmodel import Session
+
+    from documents import compilation
+    from store import consultations as repo
+    from store.db import make_engine
+
+    engine = make_engine(f"sqlite:///{path}")
+    start = time.perf_counter()
+    with Session(engine) as s:
+        c = repo.get(session=s, ref="ott-2017")
+        conn = s.connection()
+        if fmt == "pdf":
+            from documents.pdf import write_pdf
+
+            write_pdf(compilation.html_string(conn, c, lang="en"), Path(out))
+        else:
+            with open(out, "w", encoding="utf-8", newline="") as f:
+                {"html": lambda: compilation.write_html(conn, c, f, lang="en"),
+                 "csv": lambda: compilation.write_csv(conn, c, f),
+                 "json": lambda: compilation.write_json(conn, c, f)}[fmt]()  # fmt: skip
+    seconds = time.perf_counter() - start
+    results.put((seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, Path(out).stat().st_size))
+
+
+def _measure(path: Path, fmt: str, folder: Path) -> tuple[float, float, int]:
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    child = ctx.Process(target=_child, args=(str(path), fmt, str(folder / f"out.{fmt}"), results))
+    child.start()
+    outcome = results.get(timeout=900)
+    child.join(60)
+    return outcome
+
+
+def run() -> dict:
+    folder = Path(tempfile.mkdtemp(prefix="consult-bench-compile-"))
+    result: dict = {}
+    try:
+        small, large, pdf_db = _database(10_000, folder), _database(100_000, folder), _database(1_000, folder)
+        for fmt in ("html", "csv", "json"):
+            s_sec, s_rss, _ = _measure(small, fmt, folder)
+            l_sec, l_rss, size = _measure(large, fmt, folder)
+            result[f"{fmt}: 10k s / peak MB"] = f"{s_sec:.2f} / {s_rss:.0f}"
+            result[f"{fmt}: 100k s / peak MB / output MB"] = f"{l_sec:.2f} / {l_rss:.0f} / {size / 1e6:.0f}"
+            result[f"{fmt}: peak RSS ratio 100k/10k"] = round(l_rss / s_rss, 2)
+        sec, rss, size = _measure(pdf_db, "pdf", folder)
+        result["pdf: 1k s / peak MB / output MB"] = f"{sec:.1f} / {rss:.0f} / {size / 1e6:.1f}"
+        result["target"] = "peak RSS ratio ≤ 1.5"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return result
+
+
+if __name__ == "__main__":
+    print(run())
