@@ -183,3 +183,13 @@ def test_letter_and_compilation_are_linked(client: TestClient, session: Session)
     assert client.get("/consultations/ott-2017/letter?format=pdf").content.startswith(b"%PDF-")
     assert client.get("/consultations/ott-2017/compilation?format=csv").text.startswith("contribution,")
     assert client.get("/consultations/ott-2017/compilation?format=json").json()["consultation"] == "ott-2017"
+
+
+def test_report_is_linked_once_the_meeting_is_held(client: TestClient, session: Session) -> None:  # noqa: F811
+    consultation_in(session, Stage.MEETING_HELD, slug="ott-2017")
+    page = client.get("/consultations/ott-2017?lang=fr").text
+    assert "/consultations/ott-2017/report?lang=fr" in page
+    report = client.get("/consultations/ott-2017/report?lang=fr")
+    assert report.status_code == 200 and "Le Conseil est invité à prendre note" in report.text
+    docx = client.get("/consultations/ott-2017/report?format=docx")
+    assert docx.content.startswith(b"PK")

@@ -33,6 +33,7 @@ router = APIRouter(include_in_schema=False)
 DB = Annotated[Session, Depends(session_for)]
 MAX_ATTACHMENT = 10 * 1024 * 1024
 HAS_COMPILATION = frozenset({Stage.COMPILED, Stage.MEETING_HELD, Stage.REPORTED})
+HAS_REPORT = frozenset({Stage.MEETING_HELD, Stage.REPORTED})
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -72,7 +73,8 @@ def detail(request: Request, session: DB, ref: str) -> HTMLResponse:
     published = submissions.published(session=session, consultation_id=c.id)  # type: ignore[arg-type]
     return render(request, "detail.html", x=card(c, now), audit=audit, timeline=picture, now=now,
                   open=submissions.accepting_responses(Stage(c.stage), repo.plan_of(c), now),
-                  count=len(published), has_compilation=c.stage in HAS_COMPILATION)  # fmt: skip
+                  count=len(published), has_compilation=c.stage in HAS_COMPILATION,
+                  has_report=c.stage in HAS_REPORT)  # fmt: skip
 
 
 @router.get("/consultations/{ref}/respond", response_class=HTMLResponse)
@@ -217,3 +219,24 @@ def compilation_file(request: Request, session: DB, ref: str, format: str = "htm
                 yield block
 
     return StreamingResponse(chunks(), media_type=COMPILATION_TYPES[format])
+
+
+@router.get("/consultations/{ref}/report")
+def report(request: Request, session: DB, ref: str, format: str = "html") -> Response:
+    """The chairman's report, once the meeting is held, as a page, a PDF or a DOCX."""
+    from documents.report import build, report_docx, report_html
+
+    c = repo.get(session=session, ref=ref)
+    if c.stage not in HAS_REPORT or format not in {"html", "pdf", "docx"}:
+        return Response("no report (yet) in that format", status_code=404)
+    built = build(session, c, lang=i18n.negotiate(request), settings=web(request).settings)
+    if format == "docx":
+        media = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        return Response(report_docx(built), media_type=media,
+                        headers={"Content-Disposition": f'attachment; filename="{c.slug}-report.docx"'})  # fmt: skip
+    html = report_html(built)
+    if format == "pdf":
+        from documents.pdf import write_pdf
+
+        return Response(write_pdf(html), media_type="application/pdf")
+    return HTMLResponse(html)
