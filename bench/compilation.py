@@ -47,8 +47,6 @@ def _database(n: int, folder: Path) -> Path:
 
 
 def _child(path: str, fmt: str, out: str, results) -> None:
-    import resource
-
     from sqlmodel import Session
 
     from documents import compilation
@@ -70,7 +68,16 @@ def _child(path: str, fmt: str, out: str, results) -> None:
                  "csv": lambda: compilation.write_csv(conn, c, f),
                  "json": lambda: compilation.write_json(conn, c, f)}[fmt]()  # fmt: skip
     seconds = time.perf_counter() - start
-    results.put((seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, Path(out).stat().st_size))
+    results.put((seconds, _peak_mb(), Path(out).stat().st_size))
+
+
+def _peak_mb() -> float:
+    """VmHWM: this process's own peak. (getrusage's ru_maxrss survives exec on Linux, so a
+    spawned child would report the parent's peak from before the exec.)"""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def _measure(path: Path, fmt: str, folder: Path) -> tuple[float, float, int]:
