@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import getpass
 import os
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -102,7 +101,3 @@ def actor() -> str:
         return f"staff:{getpass.getuser()}"
     except Exception:  # no login name in some containers
         return "staff:unknown"
-
-
-def stdout_is_terminal() -> bool:
-    return sys.stdout.isatty()

@@ -3,7 +3,7 @@ once it expires. Keeps one clock per database however many processes are started
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
@@ -39,7 +39,7 @@ def release(*, session: Session, name: str, holder: str) -> None:
     session.execute(
         update(ClockLease)
         .where(col(ClockLease.name) == name, col(ClockLease.holder) == holder)
-        .values(expires_at=datetime(1970, 1, 1).astimezone())
+        .values(expires_at=datetime(1970, 1, 1, tzinfo=UTC))
         .execution_options(synchronize_session=False)
     )
     session.commit()
