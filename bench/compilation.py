@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import ott_consultation, scratch_engine
+from states import Stage
 
 NOW = datetime(2017, 8, 20, tzinfo=UTC)
 
@@ -36,7 +37,7 @@ def _database(n: int, folder: Path) -> Path:
         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         rows,
     )
-    conn.execute("UPDATE consultation SET stage = 'compiled', letter_number = 'CL-17/30'")
+    conn.execute("UPDATE consultation SET stage = ?, letter_number = 'CL-17/30'", (Stage.COMPILED.value,))
     conn.commit()
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()

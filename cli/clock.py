@@ -23,7 +23,7 @@ def tick(
     at = ctx.now(now)
     result = run_tick(settings=ctx.settings, now=at)
     if as_json:
-        empty = {"due": 0, "actions": [], "skipped": [], "compiled": [], "mail": ""}
+        empty = {"due": 0, "actions": [], "skipped": [], "to_write": [], "mail": ""}
         typer.echo(json.dumps(result or empty, ensure_ascii=False))
         return
     if result is None:

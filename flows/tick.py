@@ -41,7 +41,7 @@ def advance_due_task(database_url: str | None, now: str) -> dict:
     engine = make_engine(settings.database_url)
     try:
         report = work.advance_all_due(engine=engine, now=_now(now, settings), settings=settings)
-        return {"due": report.due, "actions": report.actions, "skipped": report.skipped, "compiled": report.compiled}
+        return {"due": report.due, "actions": report.actions, "skipped": report.skipped, "to_write": report.compiled}
     finally:
         engine.dispose()
 
@@ -74,7 +74,7 @@ async def tick_flow(now: str | None = None, database_url: str | None = None) -> 
     """One pass of the clock. `now` (ISO 8601) is for time travel; scheduled runs omit it."""
     at = _now(now, _settings(database_url)).isoformat()
     result = advance_due_task(database_url, at)
-    if result["compiled"]:  # files are written after the commit; re-running them is harmless
-        result["compilations"] = compilations_task(database_url, result["compiled"])
+    if result["to_write"]:  # the compilations: files written after the commit; re-running them is harmless
+        result["compilations"] = compilations_task(database_url, result["to_write"])
     result["mail"] = await deliver_task(database_url, at)
     return result
