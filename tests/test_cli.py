@@ -247,3 +247,29 @@ def test_letter_and_compile_commands(consult, tmp_path: Path) -> None:
     assert out.read_text(encoding="utf-8").startswith("contribution,reference,name")
     assert "unknown format 'doc'" in consult("compile", "ott-2017", "--format", "doc", code=2).stderr
     assert "a PDF needs -o FILE" in consult("letter", "ott-2017", "--format", "pdf", code=2).stderr
+
+
+def test_responses_import_all_or_nothing(consult, tmp_path: Path) -> None:
+    consult("demo", "--now=2017-07-01T00:00:00Z")
+    answers = [{"question": 1, "text": "t"}]
+    good = [{"name": f"P{i}", "category": "academia", "country": "FR", "email": f"p{i}@example.org",
+             "language": "fr", "summary": "s", "answers": answers} for i in range(3)]  # fmt: skip
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in good) + "\n", encoding="utf-8")
+    assert "3 imported, 0 already there" in consult("responses", "import", "ott-2017", str(path)).stdout
+    assert "0 imported, 3 already there" in consult("responses", "import", "ott-2017", str(path)).stdout
+    bad = tmp_path / "bad.jsonl"
+    rows = [{**good[0], "email": "new1@example.org"}, {**good[0], "email": "new2@example.org", "country": "XX"}]
+    bad.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    result = consult("responses", "import", "ott-2017", str(bad), code=2)
+    assert f"{bad}:2: field 'country'" in result.stderr and "nothing was imported" in result.stderr
+    csv_path = tmp_path / "in.csv"
+    csv_path.write_text("name,category,country,email,language,summary,answer_1,answer_3\n"
+                        "Q,other,CH,q@example.org,en,sum,first,third\n", encoding="utf-8")  # fmt: skip
+    assert "1 imported" in consult("responses", "import", "ott-2017", str(csv_path)).stdout
+    published = consult("show", "ott-2017", "--json").stdout
+    assert "@example.org" not in published
+    out = tmp_path / "c.json"
+    consult("compile", "ott-2017", "--format", "json", "-o", str(out))
+    names = [r["name"] for r in json.loads(out.read_text(encoding="utf-8"))["responses"]]
+    assert names == ["P0", "P1", "P2", "Q"] and "p0@example.org" not in out.read_text(encoding="utf-8")
