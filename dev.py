@@ -47,40 +47,40 @@ def ensure_venv(extra: str | None) -> None:
     stamp.touch()
 
 
-def ensure_chromium() -> None:
-    """The browser tests drive Debian's chromium (never a downloaded browser build)."""
-    if shutil.which("chromium") or Path("/usr/bin/chromium").exists():
+def ensure_debian(package: str, *, present: bool, otherwise: str, required: bool = False) -> None:
+    """Install a Debian package the suite needs when it is missing and we are root; else say
+    what follows (and stop, when the suite cannot run without it)."""
+    if present:
         return
     if os.geteuid() == 0 and shutil.which("apt-get"):
         sh("apt-get", "update", "-qq")
-        sh("apt-get", "install", "-y", "-qq", "chromium")
+        sh("apt-get", "install", "-y", "-qq", package)
         return
-    print("chromium is missing and cannot be installed here: the browser tests will be skipped", flush=True)
+    if required:
+        sys.exit(otherwise)
+    print(otherwise, flush=True)
+
+
+def ensure_chromium() -> None:
+    """The browser tests drive Debian's chromium (never a downloaded browser build)."""
+    present = bool(shutil.which("chromium")) or Path("/usr/bin/chromium").exists()
+    ensure_debian("chromium", present=present,
+                  otherwise="no chromium and no way to install it: browser tests will be skipped")  # fmt: skip
 
 
 def ensure_cjk_font() -> None:
     """WeasyPrint finds Arabic in DejaVu Sans, but a fresh machine has no Chinese font."""
-    if glob.glob("/usr/share/fonts/truetype/wqy/*") or glob.glob("/usr/share/fonts/opentype/noto/*CJK*"):
-        return
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        sh("apt-get", "update", "-qq")
-        sh("apt-get", "install", "-y", "-qq", "fonts-wqy-zenhei")
-        return
-    print("no CJK font and no way to install one: Chinese PDFs will show empty boxes", flush=True)
+    present = bool(glob.glob("/usr/share/fonts/truetype/wqy/*") or glob.glob("/usr/share/fonts/opentype/noto/*CJK*"))
+    ensure_debian("fonts-wqy-zenhei", present=present,
+                  otherwise="no CJK font and no way to install one: Chinese PDFs will show empty boxes")  # fmt: skip
 
 
 def ensure_postgres() -> None:
     """The suite runs on a throwaway PostgreSQL cluster too; install the server if missing."""
-    if shutil.which("initdb") or glob.glob("/usr/lib/postgresql/*/bin/initdb"):
-        return
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        sh("apt-get", "update", "-qq")
-        sh("apt-get", "install", "-y", "-qq", "postgresql")
-        return
-    sys.exit(
-        "PostgreSQL server binaries (initdb, pg_ctl) are missing: install PostgreSQL 15, "
-        "or set CONSULT_TEST_BACKENDS=sqlite to leave it out"
-    )
+    present = bool(shutil.which("initdb") or glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    ensure_debian("postgresql", present=present, required=True,
+                  otherwise="PostgreSQL server binaries (initdb, pg_ctl) are missing: install PostgreSQL 15, "
+                            "or set CONSULT_TEST_BACKENDS=sqlite to leave it out")  # fmt: skip
 
 
 def run(args: list[str]) -> None:

@@ -3,9 +3,7 @@ database — one clock ticks, the other stands by, each transition happens once.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +16,7 @@ from sqlmodel import Session
 
 from notifications.catcher import free_port
 from store import lease
+from tests.processes import stop, wait_for_count
 from tests.smtp import SmtpTestServer
 from tests.test_flows import open_consultations
 
@@ -57,21 +56,12 @@ def test_two_servers_one_clock(session: Session, database_url: str, tmp_path: Pa
     with SmtpTestServer() as server:
         procs = [serve(database_url, server.port, tmp_path / f"s{i}") for i in range(2)]
         try:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                compiled = session.execute(text("SELECT count(*) FROM consultation WHERE stage = 'compiled'")).scalar()
-                session.rollback()
-                if compiled == 20:
-                    break
-                time.sleep(0.5)
+            compiled = wait_for_count(session, "SELECT count(*) FROM consultation WHERE stage = 'compiled'",
+                                      at_least=20, seconds=120)  # fmt: skip
             time.sleep(4)  # two more intervals: a second clock would have ticked by now
         finally:
-            for p in procs:
-                p.send_signal(signal.SIGINT)
-            outputs = [p.communicate(timeout=60)[0] for p in procs]
-            for p in procs:  # anything they left behind (a temporary Prefect server)
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(p.pid, signal.SIGKILL)
+            stop(procs, timeout=60)
+            outputs = [p.stdout.read() for p in procs]  # type: ignore[union-attr]
     assert compiled == 20, outputs
     counts = session.execute(
         text("SELECT trigger, count(*) FROM audit_entry WHERE actor = 'system' GROUP BY trigger")

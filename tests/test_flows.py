@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -20,6 +19,7 @@ from sqlmodel import Session
 from states import Stage
 from store import consultations as repo
 from tests.factories import POLICY, decision, geneva
+from tests.processes import wait_for_count
 from tests.smtp import SmtpTestServer
 from tests.test_mail import add_people
 
@@ -86,13 +86,8 @@ def test_tick_killed_mid_batch_then_restarted(session: Session, database_url: st
     now = datetime(2017, 8, 20, 12, tzinfo=UTC).isoformat()
     with SmtpTestServer() as server:
         first = consult_tick(database_url, server.port, now, tmp_path)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            done = count(session, "SELECT count(*) FROM audit_entry WHERE trigger = 'close_submissions'")
-            session.rollback()
-            if done >= 60:
-                break
-            time.sleep(0.02)
+        wait_for_count(session, "SELECT count(*) FROM audit_entry WHERE trigger = 'close_submissions'",
+                       at_least=60, seconds=120, every=0.02)  # fmt: skip
         os.killpg(first.pid, signal.SIGKILL)  # the tick and its temporary Prefect server
         first.wait(30)
         closed_before = count(session, "SELECT count(*) FROM audit_entry WHERE trigger = 'close_submissions'")

@@ -4,9 +4,7 @@ PostgreSQL — each transition once, each mail once; no embedded clock anywhere.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,6 +17,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from notifications.catcher import free_port
+from tests.processes import stop, wait_for_count
 from tests.smtp import SmtpTestServer
 from tests.test_flows import open_consultations
 from tests.test_mail import PEOPLE, add_people
@@ -72,24 +71,11 @@ def test_two_prefect_workers_on_postgresql(session: Session, database_url: str, 
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                     )
                 )  # fmt: skip
-            deadline = time.monotonic() + 240
-            while time.monotonic() < deadline:
-                sent = session.execute(text("SELECT count(*) FROM outbox_message WHERE status = 'sent'")).scalar()
-                session.rollback()
-                if sent == 90:
-                    break
-                time.sleep(1)
+            wait_for_count(session, "SELECT count(*) FROM outbox_message WHERE status = 'sent'", at_least=90,
+                           seconds=240, every=1)  # fmt: skip
             time.sleep(8)  # a few more scheduled runs: nothing may happen twice
         finally:
-            for p in reversed(procs):
-                p.send_signal(signal.SIGINT)
-            for p in reversed(procs):
-                try:
-                    p.wait(30)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(p.pid, signal.SIGKILL)  # flow-run subprocesses included
+            stop(list(reversed(procs)))
     rows = session.execute(
         text("SELECT consultation_id, trigger, count(*) FROM audit_entry WHERE actor = 'system' "
              "GROUP BY consultation_id, trigger")
