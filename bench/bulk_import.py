@@ -1,6 +1,12 @@
-"""Bulk import of responses (`consult responses import`) vs raw `sqlite3.executemany`
-into the same table. Ours starts from the parsed records: validation (pydantic), the
-duplicate check, the content hash, then one bulk INSERT. Target: ≥ 50 % of raw."""
+"""Bulk import of responses (`consult responses import`) vs raw `sqlite3.executemany` into
+the same table, both from the same JSON-lines file.
+
+Raw does the least any import of that file must do: parse each line, give the row a
+reference, store the answers as JSON text, `executemany` in one transaction. Ours is the
+product's path (`store.response_file.import_file`): validation like the form, the duplicate
+check, the content hash, the all-or-nothing bulk insert. The insert alone (raw rows built
+before the clock starts) is reported too. Target: ours ≥ 50 % of raw.
+"""
 
 from __future__ import annotations
 
@@ -10,82 +16,109 @@ import shutil
 import sqlite3
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlmodel import Session
 
 from bench.common import median, ott_consultation, scratch_engine
 from store import consultations as repo
-from store.models import SubmissionCreate
-from store.submissions import import_many
+from store.response_file import import_file
 
 N = 50_000
 ROUNDS = 3
 NOW = datetime(2017, 7, 1, 10, tzinfo=UTC)
+COLUMNS = ("consultation_id, reference, name, organisation, category, country, email, language, summary, answers, "
+           "channel, published, content_hash, received_at")  # fmt: skip
+INSERT = f"INSERT INTO submission ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 
 
-def _records(prefix: str) -> list[dict]:
-    return [
-        {"name": f"Person {i}", "organisation": "Org", "category": "other", "country": "CH",
-         "email": f"{prefix}{i}@bench.example", "language": "en", "summary": "A short summary.",
-         "answers": [{"question": 1, "text": "An answer. " * 20}]}
-        for i in range(N)
-    ]  # fmt: skip
+def _file(folder: Path, prefix: str) -> Path:
+    path = folder / f"{prefix}.jsonl"
+    with path.open("w", encoding="utf-8") as out:
+        for i in range(N):
+            record = {"name": f"Person {i}", "organisation": "Org", "category": "other", "country": "CH",
+                      "email": f"{prefix}{i}@bench.example", "language": ("en", "fr", "ar")[i % 3],
+                      "summary": "A short summary.",
+                      "answers": [{"question": 1, "text": "An answer. " * 20}]}  # fmt: skip
+            out.write(json.dumps(record) + "\n")
+    return path
+
+
+def _raw_rows(path: Path, at: str) -> list[tuple]:
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        r = json.loads(line)
+        rows.append((1, f"R-{secrets.token_hex(5)}", r["name"], r["organisation"], r["category"], r["country"],
+                     r["email"], r["language"], r["summary"], json.dumps(r["answers"]), "import", 1, "",
+                     at))  # fmt: skip
+    return rows
+
+
+def _raw(db: Path, path: Path) -> tuple[float, float]:
+    """(seconds from the file, seconds of the insert alone) on a fresh copy each."""
+    at = NOW.strftime("%Y-%m-%d %H:%M:%S.000000")
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    start = time.perf_counter()
+    conn.executemany(INSERT, _raw_rows(path, at))
+    conn.commit()
+    from_file = time.perf_counter() - start
+    conn.execute("DELETE FROM submission")
+    conn.commit()
+    rows = _raw_rows(path, at)
+    start = time.perf_counter()
+    conn.executemany(INSERT, rows)
+    conn.commit()
+    insert_only = time.perf_counter() - start
+    conn.close()
+    return from_file, insert_only
+
+
+def _ours(db: Path, path: Path) -> float:
+    from store.db import make_engine
+
+    engine = make_engine(f"sqlite:///{db}")
+    try:
+        with Session(engine) as s:
+            c = repo.get(session=s, ref="ott-2017")
+            start = time.perf_counter()
+            created, _ = import_file(session=s, consultation=c, path=path, now=NOW)
+            s.commit()
+            seconds = time.perf_counter() - start
+        assert created == N
+        return seconds
+    finally:
+        engine.dispose()
 
 
 def run() -> dict:
     engine, folder = scratch_engine("import")
-    ott_consultation(engine, now=NOW)
+    ott_consultation(engine, now=NOW, open_it=True)
     template = folder / "bench.db"
     engine.dispose()
-    raw_rates, our_rates, store_rates = [], [], []
+    raw_rates, insert_rates, our_rates = [], [], []
     for round_ in range(ROUNDS):
-        db = folder / f"round-{round_}.db"
-        shutil.copy(template, db)
-        records = _records(f"raw{round_}-")
-        at = NOW.strftime("%Y-%m-%d %H:%M:%S")
-        rows = [(1, f"R-{secrets.token_hex(5)}", r["name"], r["organisation"], r["category"], r["country"], r["email"],
-                 r["language"], r["summary"], json.dumps(r["answers"]), "import", 1, "", at)
-                for r in records]  # fmt: skip
-        conn = sqlite3.connect(db)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        start = time.perf_counter()
-        conn.executemany(
-            "INSERT INTO submission (consultation_id, reference, name, organisation, category, country, email, "
-            "language, summary, answers, channel, published, content_hash, received_at) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            rows,
-        )
-        conn.commit()
-        raw_rates.append(N / (time.perf_counter() - start))
-        conn.close()
-
-        from store.db import make_engine
-
-        ours_engine = make_engine(f"sqlite:///{db}")
-        records = _records(f"ours{round_}-")
-        start = time.perf_counter()
-        parsed = [SubmissionCreate.model_validate(r) for r in records]
-        validated = time.perf_counter()
-        with Session(ours_engine) as s:
-            c = repo.get(session=s, ref="ott-2017")
-            c.stage = "open"
-            created, _ = import_many(session=s, consultation=c, rows=parsed, now=NOW)
-            s.commit()
-        end = time.perf_counter()
-        our_rates.append(N / (end - start))
-        store_rates.append(N / (end - validated))
-        assert created == N
-        ours_engine.dispose()
-        db.unlink()
+        path = _file(folder, f"r{round_}-")
+        for name in ("raw", "ours"):
+            db = folder / f"{name}-{round_}.db"
+            shutil.copy(template, db)
+            if name == "raw":
+                from_file, insert_only = _raw(db, path)
+                raw_rates.append(N / from_file)
+                insert_rates.append(N / insert_only)
+            else:
+                our_rates.append(N / _ours(db, path))
+            db.unlink()
     shutil.rmtree(folder, ignore_errors=True)
     ratios = [o / r for o, r in zip(our_rates, raw_rates, strict=True)]
     return {
         "rows per round": N, "rounds": ROUNDS,
-        "raw executemany rows/s (median)": round(median(raw_rates)), "ours rows/s (median)": round(median(our_rates)),
+        "raw from the file, rows/s (median)": round(median(raw_rates)),
+        "ours from the file, rows/s (median)": round(median(our_rates)),
         "ratio (median of per-round ratios)": round(median(ratios), 3),
-        "ours without validation rows/s (median)": round(median(store_rates)),
-        "ratio without validation": round(median(store_rates) / median(raw_rates), 3), "target": "ratio ≥ 0.50",
+        "raw insert alone (rows built beforehand), rows/s (median)": round(median(insert_rates)),
+        "ours ÷ raw insert alone": round(median(our_rates) / median(insert_rates), 3), "target": "ratio ≥ 0.50",
     }  # fmt: skip
 
 

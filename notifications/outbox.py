@@ -21,6 +21,7 @@ from sqlmodel import Session, col, func, select
 
 from notifications.mime import build_bytes
 from notifications.render import Rendered
+from store.statements import insert_new
 from store.tables import OutboxBody, OutboxMessage
 
 
@@ -83,32 +84,43 @@ def enqueue(*, session: Session, messages: Sequence[Outgoing], now: datetime, se
                 "next_attempt_at": now, "created_at": now,
             }
         )  # fmt: skip
-    add_message, add_body = _statements(session.get_bind().dialect.name)
     connection = session.connection()
+    if len(rows) == 1:  # a receipt, an alert: the statement compiled once per process
+        new_id = connection.execute(_add_one(tuple(rows[0])), rows[0]).scalar()
+        if new_id is not None:
+            connection.execute(_add_body(), {"outbox_id": new_id, "raw": raw})
+        return int(new_id is not None)
+    add_many = _add_many(session.get_bind().dialect.name)
     queued = 0
     for start in range(0, len(rows), 1000):
-        chunk = rows[start : start + 1000]
-        # One row goes as a plain execute: executemany's RETURNING batches are compiled afresh each time.
-        new = connection.execute(add_message, chunk[0] if len(chunk) == 1 else chunk).all()
+        # A fan-out: compiled once per chunk of 1,000, negligible per message.
+        new = connection.execute(add_many, rows[start : start + 1000]).all()
         if new:
-            body_rows = [{"outbox_id": i, "raw": bodies[k]} for i, k in new]
-            connection.execute(add_body, body_rows[0] if len(body_rows) == 1 else body_rows)
+            connection.execute(_add_body(), [{"outbox_id": i, "raw": bodies[k]} for i, k in new])
         queued += len(new)
     return queued
 
 
 @cache
-def _statements(dialect: str):
-    """Core statements built once, so SQLAlchemy compiles them once (an ORM bulk insert
-    with ON CONFLICT was compiled on every call: most of a submission's cost)."""
+def _add_many(dialect: str):
+    """Insert-or-skip for many rows (executemany with RETURNING needs the Core construct)."""
     table = OutboxMessage.__table__  # type: ignore[attr-defined]
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    add_message = (
+    return (
         insert(table)
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
         .returning(table.c.id, table.c.idempotency_key)
     )
-    return add_message, sa_insert(OutboxBody.__table__)  # type: ignore[attr-defined]
+
+
+def _add_one(columns: tuple[str, ...]):
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    return insert_new(table, columns=columns, conflict=("idempotency_key",), returning="id")
+
+
+@cache
+def _add_body():
+    return sa_insert(OutboxBody.__table__)  # type: ignore[attr-defined]
 
 
 def messages(*, session: Session, status: str | None = None, limit: int = 200) -> list[OutboxMessage]:

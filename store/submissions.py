@@ -8,15 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
-from sqlalchemy.exc import IntegrityError
+from pydantic import TypeAdapter
 from sqlmodel import Session, col, select
 
 from states import Stage
 from states.errors import ConsultError
 from states.guards import accepting_responses
 from store.consultations import plan_of
-from store.models import SubmissionCreate
+from store.models import Answer, SubmissionCreate
+from store.statements import bound_value, insert_new, insert_rows
 from store.tables import Consultation, Submission
 
 
@@ -41,7 +41,7 @@ class Received:
 def content_hash(data: SubmissionCreate) -> str:
     """Of the validated response: its fields have a fixed order, so pydantic's own JSON
     (serialised in Rust) is canonical."""
-    return hashlib.sha256(data.model_dump_json().encode()).hexdigest()
+    return hashlib.sha256(data.__pydantic_serializer__.to_json(data)).hexdigest()
 
 
 def check_answers(*, consultation: Consultation, data: SubmissionCreate) -> None:
@@ -64,28 +64,29 @@ def submit(
         raise NotAccepting(f"consultation {c.slug!r} {when}: responses are not accepted (stage {c.stage})")
     check_answers(consultation=c, data=data)
     digest = content_hash(data)
+    values: dict[str, Any] = {
+        "consultation_id": c.id, "reference": f"R-{secrets.token_hex(5).upper()}",
+        **data.model_dump(exclude={"answers"}), "answers": [a.model_dump() for a in data.answers],
+        "attachment_name": attachment_name, "attachment_path": attachment_path,
+        "channel": channel, "published": True, "content_hash": digest, "received_at": now,
+    }  # fmt: skip
+    # One statement on the usual path: the unique (consultation, e-mail) key decides, so two
+    # requests racing with the same address cannot both be stored.
+    new_id = session.connection().execute(_insert_new(), values).scalar()
+    if new_id is not None:
+        return Received(Submission(id=new_id, **values), created=True)
     existing = session.exec(
         select(Submission).where(Submission.consultation_id == c.id, Submission.email == data.email)
-    ).first()
-    if existing is not None:
-        if existing.content_hash == digest:
-            return Received(existing, created=False)
-        raise AlreadyResponded(f"a different response from {data.email} is already recorded for {c.slug!r}")
-    row = Submission(
-        consultation_id=c.id,  # type: ignore[arg-type]
-        reference=f"R-{secrets.token_hex(5).upper()}",
-        **data.model_dump(exclude={"answers"}),
-        answers=[a.model_dump() for a in data.answers],
-        attachment_name=attachment_name, attachment_path=attachment_path,
-        channel=channel, published=True, content_hash=digest, received_at=now,
-    )  # fmt: skip
-    session.add(row)
-    try:
-        session.flush()
-    except IntegrityError:  # the same address, at the same moment, from another request
-        session.rollback()
-        raise AlreadyResponded(f"a response from {data.email} was recorded at the same time") from None
-    return Received(row, created=True)
+    ).one()
+    if existing.content_hash == digest:
+        return Received(existing, created=False)
+    raise AlreadyResponded(f"a different response from {data.email} is already recorded for {c.slug!r}")
+
+
+def _insert_new():
+    table = Submission.__table__  # type: ignore[attr-defined]
+    columns = tuple(c.name for c in table.columns if c.name != "id")
+    return insert_new(table, columns=columns, conflict=("consultation_id", "email"), returning="id")
 
 
 def published(*, session: Session, consultation_id: int) -> list[Submission]:
@@ -140,9 +141,15 @@ def import_many(
             select(Submission.email, Submission.content_hash).where(Submission.consultation_id == c.id)
         )
     }
+    table = Submission.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect
+    received_at = bound_value(table.c.received_at, now, dialect)
+    published = bound_value(table.c.published, True, dialect)
+    references = iter(_references(len(rows)))
     seen: set[str] = set()
-    new: list[dict[str, Any]] = []
+    new: list[tuple] = []
     same = 0
+    consultation_id = c.id
     for n, data in enumerate(rows, start=1):
         if data.email in seen:
             raise AlreadyResponded(f"response {n}: {data.email} appears twice in the file (nothing was imported)")
@@ -153,10 +160,20 @@ def import_many(
                 raise AlreadyResponded(f"response {n}: a different response from {data.email} is already recorded")
             same += 1
             continue
-        row = data.model_dump()
-        row.update(consultation_id=c.id, reference=f"R-{secrets.token_hex(5).upper()}", channel="import",
-                   published=True, content_hash=digest, received_at=now)  # fmt: skip
-        new.append(row)
-    for start in range(0, len(new), 5000):  # Core executemany: no ORM bookkeeping per row
-        session.connection().execute(insert(Submission.__table__), new[start : start + 5000])  # type: ignore[attr-defined]
+        new.append((consultation_id, next(references), data.name, data.organisation, data.category, data.country,
+                    data.email, data.language, data.summary, _ANSWERS.dump_json(data.answers).decode(), "import",
+                    published, digest, received_at))  # fmt: skip
+    insert_rows(connection=session.connection(), table=table, columns=_IMPORT_COLUMNS, rows=new)
     return len(new), same
+
+
+_IMPORT_COLUMNS = ("consultation_id", "reference", "name", "organisation", "category", "country", "email", "language",
+                   "summary", "answers", "channel", "published", "content_hash", "received_at")  # fmt: skip
+_ANSWERS = TypeAdapter(list[Answer])
+
+
+def _references(count: int) -> list[str]:
+    """`count` fresh references from one draw of random bytes (a draw per row costs more
+    than storing it)."""
+    raw = secrets.token_bytes(5 * count).hex().upper()
+    return [f"R-{raw[i : i + 10]}" for i in range(0, 10 * count, 10)]

@@ -41,3 +41,42 @@ def test_two_processes_one_winner(session: Session, database_url: str) -> None:
         assert [e.trigger for e in log].count("close_submissions") == 1
         assert repo.get(session=session, ref=c.slug).stage == "closed"
         assert repo.replayed_stage(session=session, consultation_id=c.id) == Stage.CLOSED
+
+
+@pytest.mark.parametrize("same", [True, False], ids=["same-response", "different-response"])
+def test_two_submissions_from_one_address_at_once(session: Session, engine, same: bool) -> None:
+    """The unique (consultation, e-mail) key decides inside one INSERT: the same response
+    racing itself is stored once (the loser hears it was already there); a different one
+    from the same address is refused. Nothing else is written for the loser."""
+    import threading
+
+    from sqlmodel import select
+
+    from store.models import SubmissionCreate
+    from store.submissions import AlreadyResponded, submit
+    from store.tables import Submission
+
+    c = consultation_in(session, Stage.OPEN, slug="intake-race")
+    barrier, outcomes = threading.Barrier(2), []
+
+    def one(summary: str) -> None:
+        data = SubmissionCreate(name="Racer", category="other", country="CH", email="racer@example.org",
+                                summary=summary, answers=[{"question": 1, "text": "x"}])  # fmt: skip
+        with Session(engine, expire_on_commit=False) as s:
+            barrier.wait()
+            try:
+                received = submit(session=s, consultation=c, data=data, now=geneva(date(2017, 7, 1)), channel="api")
+                s.commit()
+                outcomes.append("created" if received.created else "already")
+            except AlreadyResponded:
+                s.rollback()
+                outcomes.append("refused")
+
+    threads = [threading.Thread(target=one, args=("s" if same else f"s{i}",)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes) == (["already", "created"] if same else ["created", "refused"])
+    rows = session.exec(select(Submission).where(Submission.consultation_id == c.id)).all()
+    assert len(rows) == 1

@@ -20,6 +20,7 @@ from store import consultations as repo
 from store import submissions
 from store.decision_file import parse_decision
 from store.models import SubmissionCreate
+from store.submissions import Received
 from store.tables import Consultation
 from store.views import audit_view, consultation_view
 from web.app import session_for, web
@@ -137,17 +138,10 @@ def fire_transition(
 
 
 @router.post("/api/consultations/{ref}/submissions", status_code=201)
-def create_submission(
+async def create_submission(
     request: Request, response: Response, ref: str, payload: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
     """A stakeholder's response (JSON). 201 once committed; the same response again: 200."""
-    with Session(web(request).engine, expire_on_commit=False) as session:  # no generator dependency: one thread hop
-        return _submission(request, response, session, ref, payload)
-
-
-def _submission(
-    request: Request, response: Response, session: Session, ref: str, payload: dict[str, Any]
-) -> dict[str, Any]:
     context = web(request)
     if not context.submissions_limit.allow(request.client.host if request.client else "?"):
         raise HTTPException(429, "too many submissions from this address; try again in a minute")
@@ -155,11 +149,17 @@ def _submission(
         data = SubmissionCreate.model_validate(payload)
     except ValidationError as exc:
         raise HTTPException(422, [_field_error(e) for e in exc.errors()]) from None
-    c = repo.get(session=session, ref=ref)
-    with context.writing():
-        received = receive(session=session, consultation=c, data=data, now=context.clock(),
-                           settings=context.settings, channel="api")  # fmt: skip
-        session.commit()
+    now = context.clock()
+
+    def store() -> Received:
+        with Session(context.engine, expire_on_commit=False) as session:
+            c = repo.snapshot(session=session, ref=ref)
+            received = receive(session=session, consultation=c, data=data, now=now, settings=context.settings,
+                               channel="api")  # fmt: skip
+            session.commit()
+            return received
+
+    received = await context.write(store)
     if not received.created:
         response.status_code = 200
     return {**submissions.public_view(received.submission), "created": received.created}

@@ -6,19 +6,22 @@ is injected: `settings.now` (CONSULT_NOW) freezes it for demos and tests.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 
 from config import Settings
@@ -28,6 +31,7 @@ from store.db import make_engine
 from store.submissions import AlreadyResponded, NotAccepting
 from web.security import BodyLimit, RateLimit
 
+T = TypeVar("T")
 MAX_BODY = 12 * 1024 * 1024  # a 10 MB attachment plus the form around it
 
 
@@ -39,13 +43,19 @@ class Web:
     submissions_limit: RateLimit
     templates: Jinja2Templates
     attachments: Path
-    write_lock: AbstractContextManager
+    writer: ThreadPoolExecutor | None
 
-    def writing(self) -> AbstractContextManager:
-        """SQLite has one writer at a time. Request threads queue for it on this lock
-        instead of in SQLite's busy handler, which sleeps up to 100 ms between tries
-        (bench/: p95 fell from ~350 ms). PostgreSQL needs no such queue."""
-        return self.write_lock
+    async def write(self, work: Callable[[], T]) -> T:
+        """Run a request's database write (its own session and commit) off the event loop.
+
+        SQLite has one writer at a time, so on SQLite every write runs on one thread, in
+        arrival order: request threads queueing on a lock spent their time handing the GIL
+        to each other, and queueing in SQLite's busy handler sleeps up to 100 ms between
+        tries (bench/http_submissions.py). PostgreSQL writes concurrently, from the pool.
+        """
+        if self.writer is None:
+            return await run_in_threadpool(work)
+        return await asyncio.get_running_loop().run_in_executor(self.writer, work)
 
 
 def _secret_key(settings: Settings) -> str:
@@ -61,8 +71,16 @@ def _secret_key(settings: Settings) -> str:
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None, rate_limit: int = 30) -> FastAPI:
-    app = FastAPI(title="Consultation lifecycle engine", version="0.1.0")
     engine = engine or make_engine(settings.database_url)
+    writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer") if engine.dialect.name == "sqlite" else None
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if writer is not None:
+            writer.shutdown(wait=True)  # writes under way finish and commit
+
+    app = FastAPI(title="Consultation lifecycle engine", version="0.1.0", lifespan=lifespan)
     templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))  # autoescape on for .html
     app.state.web = Web(
         settings=settings,
@@ -71,7 +89,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, rate_limit: 
         submissions_limit=RateLimit(rate_limit, 60.0),
         templates=templates,
         attachments=settings.data_dir / "attachments",
-        write_lock=threading.Lock() if engine.dialect.name == "sqlite" else nullcontext(),
+        writer=writer,
     )
     app.add_middleware(SessionMiddleware, secret_key=_secret_key(settings), same_site="lax", https_only=False)
     app.add_middleware(BodyLimit, limit=MAX_BODY)

@@ -24,6 +24,7 @@ from states.timing import zone
 from store import consultations as repo
 from store import submissions
 from store.models import SubmissionCreate
+from store.submissions import Received
 from store.vocab import CATEGORIES
 from web import i18n
 from web.app import session_for, web
@@ -135,15 +136,21 @@ async def respond(request: Request, session: DB, ref: str) -> HTMLResponse:
         folder: Path = context.attachments
         folder.mkdir(parents=True, exist_ok=True)
         stored_name, original = f"{secrets.token_hex(16)}.{kind}", Path(upload.filename).name[:200]
-    try:
-        with context.writing():
-            received = receive(session=session, consultation=c, data=data, now=now, settings=context.settings,
-                               channel="web", attachment_name=original, attachment_path=stored_name)  # fmt: skip
+
+    def store() -> Received:
+        with Session(context.engine, expire_on_commit=False) as writer_session:
+            fresh = repo.snapshot(session=writer_session, ref=ref)
+            received = receive(session=writer_session, consultation=fresh, data=data, now=now,
+                               settings=context.settings, channel="web", attachment_name=original,
+                               attachment_path=stored_name)  # fmt: skip
             if stored_name and received.created:
                 (context.attachments / stored_name).write_bytes(blob)
-            session.commit()
+            writer_session.commit()
+            return received
+
+    try:
+        received = await context.write(store)
     except ConsultError as exc:
-        session.rollback()
         return again(
             [str(exc)], 409 if isinstance(exc, submissions.NotAccepting | submissions.AlreadyResponded) else 422
         )

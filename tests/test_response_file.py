@@ -1,0 +1,85 @@
+"""`consult responses import` underneath: a file of responses, validated like the form,
+stored all or nothing, on both backends (the bulk insert goes straight to the driver)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from states import Stage
+from states.errors import ConsultError
+from store.response_file import import_file, read_responses
+from store.submissions import AlreadyResponded, NotAccepting, published
+from store.tables import Submission
+from tests.factories import consultation_in, geneva
+
+NOW = geneva(date(2017, 7, 1))
+
+
+def _record(i: int, **change) -> dict:
+    return {"name": f"Person {i}", "organisation": "Org", "category": "academia", "country": "fr",
+            "email": f"Person.{i}@Example.ORG", "language": "fr", "summary": f"Summary {i}",
+            "answers": [{"question": 1, "text": f"Answer {i} — «réponse»"}], **change}  # fmt: skip
+
+
+def _jsonl(tmp_path: Path, records: list[dict], name: str = "in.jsonl") -> Path:
+    path = tmp_path / name
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def test_import_stores_every_field_as_the_form_would(session: Session, tmp_path: Path) -> None:
+    c = consultation_in(session, Stage.OPEN, slug="imp-ok")
+    path = _jsonl(tmp_path, [_record(i) for i in range(3)])
+    assert import_file(session=session, consultation=c, path=path, now=NOW) == (3, 0)
+    session.commit()
+    rows = published(session=session, consultation_id=c.id)
+    assert [r.name for r in rows] == ["Person 0", "Person 1", "Person 2"]
+    first = rows[0]
+    assert first.email == "person.0@example.org" and first.country == "FR" and first.channel == "import"
+    assert first.answers == [{"question": 1, "text": "Answer 0 — «réponse»"}]
+    assert first.received_at == NOW and first.published is True and first.reference.startswith("R-")
+    assert len({r.reference for r in rows}) == 3
+    # the same file again: nothing new; the same response through the API would match too
+    assert import_file(session=session, consultation=c, path=path, now=NOW) == (0, 3)
+
+
+def test_a_bad_record_stops_everything_with_its_line(session: Session, tmp_path: Path) -> None:
+    c = consultation_in(session, Stage.OPEN, slug="imp-bad")
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps(_record(1)) + "\n\n" + json.dumps(_record(2, email="not-an-address")) + "\n")
+    with pytest.raises(ConsultError, match=r"bad.jsonl:3: field 'email': value is not a valid email address"):
+        import_file(session=session, consultation=c, path=path, now=NOW)
+    path.write_text(json.dumps(_record(1)) + "\n{not json\n")
+    with pytest.raises(ConsultError, match=r"bad.jsonl:2: not JSON"):
+        import_file(session=session, consultation=c, path=path, now=NOW)
+    path.write_text(json.dumps(_record(1, answers=[{"question": 7, "text": "x"}])) + "\n")
+    with pytest.raises(ConsultError, match="response 1: answers: question 7 does not exist"):
+        import_file(session=session, consultation=c, path=path, now=NOW)
+    path.write_text(json.dumps(_record(1)) + "\n" + json.dumps(_record(1, summary="other")) + "\n")
+    with pytest.raises(AlreadyResponded, match="appears twice in the file"):
+        import_file(session=session, consultation=c, path=path, now=NOW)
+    session.rollback()
+    assert session.exec(select(Submission).where(Submission.consultation_id == c.id)).all() == []
+
+
+def test_csv_answer_columns_and_unknown_columns(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text("name,category,country,email,summary,answer_1,answer_3\nQ,other,ch,q@example.org,s,one,three\n")
+    (row,) = read_responses(path)
+    assert [(a.question, a.text) for a in row.answers] == [(1, "one"), (3, "three")] and row.country == "CH"
+    path.write_text("name,category,country,email,summary,answer_1,answer_x\nQ,other,CH,q@example.org,s,one,x\n")
+    with pytest.raises(ConsultError, match=r"in.csv:2: field 'answer_x': unknown key"):
+        read_responses(path)
+    with pytest.raises(ConsultError, match="use a .jsonl or .csv file"):
+        read_responses(tmp_path / "in.txt")
+
+
+def test_no_import_once_compiled(session: Session, tmp_path: Path) -> None:
+    c = consultation_in(session, Stage.COMPILED, slug="imp-late")
+    with pytest.raises(NotAccepting, match="while open or closed"):
+        import_file(session=session, consultation=c, path=_jsonl(tmp_path, [_record(1)]), now=NOW)
