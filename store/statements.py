@@ -40,13 +40,24 @@ def insert_rows(*, connection: Connection, table: Table, columns: tuple[str, ...
     if not rows:
         return
     dialect = connection.dialect
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    mark = placeholder(dialect)
     marks = [f"{mark}::json" if dialect.name == "postgresql" and isinstance(table.c[c].type, JSON) else mark
              for c in columns]  # fmt: skip
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(marks)})"
+    driver_executemany(connection=connection, sql=sql, rows=rows)
+
+
+def placeholder(dialect: Dialect) -> str:
+    """A positional parameter in the driver's own style (sqlite3: ?, psycopg: %s)."""
+    return "?" if dialect.paramstyle == "qmark" else "%s"
+
+
+def driver_executemany(*, connection: Connection, sql: str, rows: list[tuple]) -> int:
+    """`sql` for each row, on the connection's current transaction; returns rows changed."""
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.executemany(sql, rows)
+        return cursor.rowcount
     finally:
         cursor.close()
 
