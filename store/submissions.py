@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from states import Stage
@@ -163,7 +164,13 @@ def import_many(
         new.append((consultation_id, next(references), data.name, data.organisation, data.category, data.country,
                     data.email, data.language, data.summary, _ANSWERS.dump_json(data.answers).decode(), "import",
                     published, digest, received_at))  # fmt: skip
-    insert_rows(connection=session.connection(), table=table, columns=_IMPORT_COLUMNS, rows=new)
+    try:
+        insert_rows(connection=session.connection(), table=table, columns=_IMPORT_COLUMNS, rows=new)
+    except IntegrityError:  # a response from one of these addresses arrived through the web meanwhile
+        session.rollback()
+        raise AlreadyResponded(
+            "a response from one of these addresses arrived during the import; nothing was imported, run it again"
+        ) from None
     return len(new), same
 
 

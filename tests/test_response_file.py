@@ -83,3 +83,20 @@ def test_no_import_once_compiled(session: Session, tmp_path: Path) -> None:
     c = consultation_in(session, Stage.COMPILED, slug="imp-late")
     with pytest.raises(NotAccepting, match="while open or closed"):
         import_file(session=session, consultation=c, path=_jsonl(tmp_path, [_record(1)]), now=NOW)
+
+
+def test_driver_errors_come_out_as_sqlalchemy_errors(session: Session) -> None:
+    """The bulk insert bypasses SQLAlchemy's execution; a unique key still surfaces as
+    IntegrityError, which the import turns into a clear refusal."""
+    from sqlalchemy.exc import IntegrityError
+
+    from store.statements import insert_rows
+
+    c = consultation_in(session, Stage.OPEN, slug="imp-dup")
+    table = Submission.__table__
+    columns = ("consultation_id", "reference", "name", "category", "country", "email", "language", "summary",
+               "answers", "channel", "published", "content_hash", "received_at")  # fmt: skip
+    row = (c.id, "R-1", "n", "other", "CH", "a@example.org", "en", "s", "[]", "import", True, "h", "2017-07-01")
+    with pytest.raises(IntegrityError):
+        insert_rows(connection=session.connection(), table=table, columns=columns, rows=[row, row])
+    session.rollback()

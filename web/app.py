@@ -46,12 +46,14 @@ class Web:
     writer: ThreadPoolExecutor | None
 
     async def write(self, work: Callable[[], T]) -> T:
-        """Run a request's database write (its own session and commit) off the event loop.
+        """Run a response's intake (its own session and commit) off the event loop.
 
-        SQLite has one writer at a time, so on SQLite every write runs on one thread, in
-        arrival order: request threads queueing on a lock spent their time handing the GIL
-        to each other, and queueing in SQLite's busy handler sleeps up to 100 ms between
-        tries (bench/http_submissions.py). PostgreSQL writes concurrently, from the pool.
+        Responses are the writes that come in bursts, and SQLite has one writer at a time:
+        on SQLite they run on one thread, in arrival order. Request threads queueing on a
+        lock spent their time handing the GIL to each other, and queueing in SQLite's busy
+        handler sleeps up to 100 ms between tries (bench/http_submissions.py: 0.40 → 0.66
+        of a bare endpoint's rate). Staff actions are rare and keep the thread pool, as
+        does everything on PostgreSQL, which writes concurrently.
         """
         if self.writer is None:
             return await run_in_threadpool(work)
