@@ -175,3 +175,44 @@ def test_rate_limit(engine, database_url, tmp_path, session: Session) -> None:
         url = f"/api/consultations/{slug}/submissions"
         codes = [limited.post(url, json={**GOOD, "email": f"p{i}@example.org"}).status_code for i in range(5)]
     assert codes == [201, 201, 201, 429, 429]
+
+
+async def test_a_locked_sqlite_database_stalls_responses_not_the_server(
+    engine, database_url: str, tmp_path, session: Session
+) -> None:
+    """While another process holds SQLite's write lock (the clock queueing 10,000
+    reminders, say), a response waits on the writer thread; pages and the API still
+    answer, because the event loop never waits on the database itself. Then the response
+    is stored."""
+    import asyncio
+    import sqlite3
+    import time
+
+    import httpx
+    from sqlalchemy.engine import make_url
+
+    from tests.web_fixtures import settings_for
+    from web.app import create_app
+
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's single writer is what this is about")
+    slug = open_one(session)
+    app = create_app(settings_for(database_url, tmp_path), engine=engine, rate_limit=1000)
+    holder = sqlite3.connect(make_url(database_url).database, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # the write lock, held by someone else
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            posting = asyncio.create_task(client.post(f"/api/consultations/{slug}/submissions", json=GOOD))
+            form = {**{k: v for k, v in GOOD.items() if k != "answers"}, "email": "form@example.sa", "answer_1": "x"}
+            by_form = asyncio.create_task(client.post(f"/consultations/{slug}/respond", data=form))
+            await asyncio.sleep(0.3)
+            assert not posting.done() and not by_form.done()  # waiting for the lock, on the writer thread
+            start = time.monotonic()
+            listed = await client.get(f"/api/consultations/{slug}")
+            assert listed.status_code == 200 and time.monotonic() - start < 2
+            holder.execute("COMMIT")
+            response, page = await asyncio.wait_for(asyncio.gather(posting, by_form), 30)
+        assert response.status_code == 201 and page.status_code == 201
+    finally:
+        holder.close()
+    assert len(session.exec(select(Submission)).all()) == 2
