@@ -63,9 +63,13 @@ def test_detail_has_timeline_countdown_and_times(client: TestClient, session: Se
 def test_form_response_and_receipt(client: TestClient, session: Session) -> None:  # noqa: F811
     consultation_in(session, Stage.OPEN, slug="ott-2017")
     response = client.post("/consultations/ott-2017/respond?lang=zh", data=form_for(5))
-    assert response.status_code == 201 and "已收到您的答复" in response.text
+    assert response.status_code == 201 and "已收到您的答复" in response.text and "确认函已发送" in response.text
     reference = re.search(r'id="reference">([^<]+)<', response.text).group(1)
-    assert session.exec(select(Submission)).one().reference == reference
+    stored = session.exec(select(Submission)).one()
+    assert stored.reference == reference
+    assert stored.summary in response.text and stored.answers[0]["text"] in response.text  # a copy to keep
+    again = client.post("/consultations/ott-2017/respond?lang=en", data=form_for(5))
+    assert again.status_code == 200 and "already been received" in again.text and reference in again.text
 
 
 def test_form_errors_rerender_with_values(client: TestClient, session: Session) -> None:  # noqa: F811

@@ -154,7 +154,8 @@ async def respond(request: Request, session: DB, ref: str) -> HTMLResponse:
         return again(
             [str(exc)], 409 if isinstance(exc, submissions.NotAccepting | submissions.AlreadyResponded) else 422
         )
-    return render(request, "received.html", status=201, c=c, s=received.submission)
+    return render(request, "received.html", status=201 if received.created else 200, c=c, s=received.submission,
+                  created=received.created)  # fmt: skip
 
 
 @router.get("/consultations/{ref}/responses", response_class=HTMLResponse)
