@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from config.policy import PolicyError
+from config.policy import PolicyError, read_toml
 
 DEFAULT_ORGANISATION_FILE = Path(__file__).with_name("organisation.toml")
 
@@ -27,10 +26,7 @@ class Organisation:
 
 def load_organisation(path: Path | None = None) -> Organisation:
     path = path or DEFAULT_ORGANISATION_FILE
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise PolicyError(f"organisation file {path}: {exc}") from exc
+    raw = read_toml(path, what="organisation file")
     names = {f.name for f in fields(Organisation)}
     if set(raw) != names or not all(isinstance(v, dict) for v in raw.values()):
         raise PolicyError(f"organisation file {path}: needs exactly {', '.join(sorted(names))}, each by language")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("policy.toml")
@@ -33,14 +34,19 @@ class Policy:
     reminder_offsets_days: tuple[int, ...] = (14, 7, 1)
 
 
+def read_toml(path: Path, *, what: str) -> dict[str, Any]:
+    """A configuration file's TOML; unreadable or malformed is a PolicyError naming it."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise PolicyError(f"{what} {path}: {exc}") from exc
+
+
 def load_policy(path: Path | None = None) -> Policy:
     """Read a policy file; unknown keys are refused so that a typo never silently
     falls back to a default."""
     path = path or DEFAULT_POLICY_FILE
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise PolicyError(f"policy file {path}: {exc}") from exc
+    raw = read_toml(path, what="policy file")
     known = {f.name for f in fields(Policy)}
     unknown = sorted(set(raw) - known)
     if unknown:

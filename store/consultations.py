@@ -119,8 +119,12 @@ def get(*, session: Session, ref: str | int) -> Consultation:
     query = query.where(Consultation.id == int(text)) if text.isdigit() else query.where(Consultation.slug == text)
     row = session.exec(query).first()
     if row is None:
-        raise NotFound(f"no consultation {text!r} (give its slug or numeric id; `consult list` shows them)")
+        raise _not_found(text)
     return row
+
+
+def _not_found(ref: str) -> NotFound:
+    return NotFound(f"no consultation {ref!r} (give its slug or numeric id; `consult list` shows them)")
 
 
 def snapshot(*, session: Session, ref: str) -> Consultation:
@@ -131,7 +135,7 @@ def snapshot(*, session: Session, ref: str) -> Consultation:
     by_id = text.isdigit()
     row = session.connection().execute(_snapshot_query(by_id), {"key": int(text) if by_id else text}).first()
     if row is None:
-        raise NotFound(f"no consultation {text!r} (give its slug or numeric id; `consult list` shows them)")
+        raise _not_found(text)
     return Consultation(**row._mapping)
 
 

@@ -121,6 +121,13 @@ def validated(data: dict[str, Any], *, where: str = "") -> ConsultationCreate:
         raise first_error(exc, where=where) from None
 
 
+def iso_country(value: str) -> str:
+    value = value.strip().upper()
+    if value not in country_codes():
+        raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code (e.g. CH, SA, CN)")
+    return value
+
+
 class StakeholderCreate(BaseModel):
     """One row of a stakeholder import (or, later, a registration form)."""
 
@@ -156,12 +163,7 @@ class StakeholderCreate(BaseModel):
     @field_validator("country")
     @classmethod
     def _country(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        value = value.strip().upper()
-        if value not in country_codes():
-            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code (e.g. CH, SA, CN)")
-        return value
+        return iso_country(value) if value else None  # optional for a stakeholder
 
     @field_validator("email")
     @classmethod
@@ -203,13 +205,7 @@ class SubmissionCreate(BaseModel):
     _language = field_validator("language")(StakeholderCreate._language.__func__)  # type: ignore[attr-defined]
     _email = field_validator("email")(StakeholderCreate._email.__func__)  # type: ignore[attr-defined]
 
-    @field_validator("country")
-    @classmethod
-    def _country(cls, value: str) -> str:
-        value = value.strip().upper()
-        if value not in country_codes():
-            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code (e.g. CH, SA, CN)")
-        return value
+    _country = field_validator("country")(iso_country)  # required for a response
 
     @field_validator("answers")
     @classmethod

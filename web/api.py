@@ -12,7 +12,7 @@ from icalendar import Alarm, Calendar, Event
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlmodel import Session, select
 
-from notifications.effects import advance, receive
+from notifications.effects import advance
 from states import Stage, Trigger, deadline_instant
 from states.errors import ConsultError
 from states.languages import pick
@@ -20,7 +20,6 @@ from store import consultations as repo
 from store import submissions
 from store.decision_file import parse_decision
 from store.models import SubmissionCreate
-from store.submissions import Received
 from store.tables import Consultation
 from store.views import audit_view, consultation_view
 from web.app import session_for, web
@@ -149,17 +148,7 @@ async def create_submission(
         data = SubmissionCreate.model_validate(payload)
     except ValidationError as exc:
         raise HTTPException(422, [_field_error(e) for e in exc.errors()]) from None
-    now = context.clock()
-
-    def store() -> Received:
-        with Session(context.engine, expire_on_commit=False) as session:
-            c = repo.snapshot(session=session, ref=ref)
-            received = receive(session=session, consultation=c, data=data, now=now, settings=context.settings,
-                               channel="api")  # fmt: skip
-            session.commit()
-            return received
-
-    received = await context.write(store)
+    received = await context.take_response(ref=ref, data=data, now=context.clock(), channel="api")
     if not received.created:
         response.status_code = 200
     return {**submissions.public_view(received.submission), "created": received.created}

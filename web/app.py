@@ -25,10 +25,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 
 from config import Settings
+from notifications.effects import receive
 from states.errors import ConsultError, GuardRefused, TimingError, TriggerNotAllowed
-from store.consultations import ConflictError, NotFound
+from store.consultations import ConflictError, NotFound, snapshot
 from store.db import make_engine
-from store.submissions import AlreadyResponded, NotAccepting
+from store.models import SubmissionCreate
+from store.submissions import AlreadyResponded, NotAccepting, Received
 from web.security import BodyLimit, RateLimit
 
 T = TypeVar("T")
@@ -45,7 +47,27 @@ class Web:
     attachments: Path
     writer: ThreadPoolExecutor | None
 
-    async def write(self, work: Callable[[], T]) -> T:
+    async def take_response(
+        self, *, ref: str, data: SubmissionCreate, now: datetime, channel: str,
+        attachment_name: str | None = None, attachment: tuple[str, bytes] | None = None,
+    ) -> Received:  # fmt: skip
+        """Store a response and queue its receipt in one transaction of its own, on the
+        writer; an attachment (stored name, bytes) is written only for a new response."""
+
+        def work() -> Received:
+            with Session(self.engine, expire_on_commit=False) as session:
+                c = snapshot(session=session, ref=ref)  # read where the write happens: the stage now
+                received = receive(session=session, consultation=c, data=data, now=now, settings=self.settings,
+                                   channel=channel, attachment_name=attachment_name,
+                                   attachment_path=attachment[0] if attachment else None)  # fmt: skip
+                if attachment and received.created:
+                    (self.attachments / attachment[0]).write_bytes(attachment[1])
+                session.commit()
+                return received
+
+        return await self._write(work)
+
+    async def _write(self, work: Callable[[], T]) -> T:
         """Run a response's intake (its own session and commit) off the event loop.
 
         Responses are the writes that come in bursts, and SQLite has one writer at a time:

@@ -14,7 +14,6 @@ from pydantic import ValidationError
 from sqlmodel import Session
 from starlette.datastructures import UploadFile
 
-from notifications.effects import receive
 from notifications.registry import opt_out
 from states import Stage
 from states.errors import ConsultError
@@ -24,7 +23,6 @@ from states.timing import zone
 from store import consultations as repo
 from store import submissions
 from store.models import SubmissionCreate
-from store.submissions import Received
 from store.vocab import CATEGORIES
 from web import i18n
 from web.app import session_for, web
@@ -136,20 +134,11 @@ async def respond(request: Request, session: DB, ref: str) -> HTMLResponse:
         folder: Path = context.attachments
         folder.mkdir(parents=True, exist_ok=True)
         stored_name, original = f"{secrets.token_hex(16)}.{kind}", Path(upload.filename).name[:200]
-
-    def store() -> Received:
-        with Session(context.engine, expire_on_commit=False) as writer_session:
-            fresh = repo.snapshot(session=writer_session, ref=ref)
-            received = receive(session=writer_session, consultation=fresh, data=data, now=now,
-                               settings=context.settings, channel="web", attachment_name=original,
-                               attachment_path=stored_name)  # fmt: skip
-            if stored_name and received.created:
-                (context.attachments / stored_name).write_bytes(blob)
-            writer_session.commit()
-            return received
-
     try:
-        received = await context.write(store)
+        received = await context.take_response(
+            ref=ref, data=data, now=now, channel="web", attachment_name=original,
+            attachment=(stored_name, blob) if stored_name else None,
+        )  # fmt: skip
     except ConsultError as exc:
         return again(
             [str(exc)], 409 if isinstance(exc, submissions.NotAccepting | submissions.AlreadyResponded) else 422
