@@ -91,18 +91,37 @@ def run(args: list[str]) -> None:
     sh(BIN / "consult", "demo", env=env)
     sh(BIN / "consult", "list", env=env)
     port = env.get("CONSULT_PORT", "8000")
-    if "--check" not in args:
-        print(f"\nThe dashboard: http://127.0.0.1:{port}/  (staff: `.venv/bin/consult staff add NAME` first)")
-        os.execv(str(BIN / "consult"), [str(BIN / "consult"), "serve", "--port", port])
-    check(env, port)
+    serve = [str(BIN / "consult"), "serve", "--port", port, "--demo"]
+    if "--check" in args:
+        check(serve, env, port)
+        return
+    print_urls(env, port)
+    os.execv(serve[0], serve)
 
 
-def check(env: dict[str, str], port: str) -> None:
+def print_urls(env: dict[str, str], port: str) -> None:
+    """The three pages worth opening first, and where the caught mail goes."""
+    import json
+
+    listed = subprocess.run([str(BIN / "consult"), "list", "--json", "--stage", "open"], env=env, cwd=ROOT,
+                            capture_output=True, text=True, check=True)  # fmt: skip
+    slugs = [c["slug"] for c in json.loads(listed.stdout)]
+    base = f"http://127.0.0.1:{port}"
+    print(f"\nOpen in a browser:\n  the board:            {base}/")
+    if slugs:
+        print(f"  respond, in Arabic:   {base}/consultations/{slugs[-1]}/respond?lang=ar")
+    print(f"  staff login:          {base}/staff/login   (login 'demo', password printed above by `consult demo`)")
+    mail = ROOT / env.get("CONSULT_DATA_DIR", "data") / "mail"
+    print(f"Mail goes to a local catcher and is kept in {mail.resolve()} (Maildir).\n", flush=True)
+
+
+def check(serve: list[str], env: dict[str, str], port: str) -> None:
     """Start the engine, fetch the board, stop: what CI runs instead of serving forever."""
+    import re
     import time
     import urllib.request
 
-    server = subprocess.Popen([str(BIN / "consult"), "serve", "--port", port], env=env, start_new_session=True)
+    server = subprocess.Popen(serve, env=env, cwd=ROOT, start_new_session=True)
     try:
         for _ in range(120):
             try:
@@ -112,14 +131,18 @@ def check(env: dict[str, str], port: str) -> None:
                 time.sleep(0.5)
         else:
             sys.exit("the dashboard did not answer")
-        shown = [slug for slug in ("ott-2017", "developmental-aspects-2016", "enabling-environment-2016")
-                 if f'data-slug="{slug}"' in board]  # fmt: skip
-        print(f"dashboard answered on port {port}; consultations on the board: {', '.join(shown)}")
-        if len(shown) != 3:
-            sys.exit("the demo consultations are not on the board")
+        columns = re.split(r'(?=data-stage=")', board)[1:]
+        stages = [c.split('"')[1] for c in columns if "data-slug=" in c]
+        shown = re.findall(r'data-slug="([a-z0-9-]+)"', board)
+        print(f"dashboard answered on port {port}: {len(shown)} consultations in {len(stages)} stages")
+        historical = {"ott-2017", "developmental-aspects-2016", "enabling-environment-2016"}
+        if not historical <= set(shown) or "multilingual-internet" not in shown:
+            sys.exit(f"the demo consultations are not on the board: {shown}")
     finally:
-        os.killpg(server.pid, signal.SIGINT)
-        server.wait(30)
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(60)
+    if server.returncode not in (0, -signal.SIGTERM):
+        sys.exit(f"consult serve stopped with code {server.returncode}")
 
 
 def test(pytest_args: list[str]) -> None:

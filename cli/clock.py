@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import signal
+from dataclasses import replace
 from typing import Annotated
 
 import typer
 
 from cli.context import app_from_env, handles_errors
+from config import Settings
+from config.settings import MailSettings
 
 
 @handles_errors
@@ -21,7 +25,7 @@ def tick(
     ctx = app_from_env()
     ctx.ensure_schema()
     at = ctx.now(now)
-    result = run_tick(settings=ctx.settings, now=at)
+    result = run_tick(settings=ctx.settings, now=at, announce=lambda line: typer.echo(line, err=True))
     if as_json:
         empty = {"due": 0, "actions": [], "skipped": [], "to_write": [], "mail": ""}
         typer.echo(json.dumps(result or empty, ensure_ascii=False))
@@ -44,8 +48,13 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     interval: Annotated[int, typer.Option(help="Seconds between ticks.")] = 30,
     clock: Annotated[bool, typer.Option(help="Run the embedded clock (off when a Prefect server schedules).")] = True,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="A demonstration: localhost links and sender are expected, not warned of.")
+    ] = False,
 ) -> None:
-    """Run the engine: the web app and dashboard, the embedded clock, and a mail catcher without SMTP."""
+    """Run the engine: the web app and dashboard, the embedded clock, and a mail catcher without SMTP.
+
+    SIGINT (Ctrl-C) and SIGTERM stop it with everything it started (mail catcher, Prefect server)."""
     import uvicorn
 
     from flows.clock import start_background
@@ -53,12 +62,52 @@ def serve(
 
     ctx = app_from_env()
     ctx.ensure_schema()
-    stop = start_background(settings=ctx.settings, interval=interval, clock=clock, echo=typer.echo)
+    settings = served_settings(ctx.settings, host=host, port=port)
+    if not demo:
+        for warning in placeholder_warnings(settings):
+            typer.echo(f"warning: {warning}", err=True)
+    # uvicorn stops gracefully on SIGINT and SIGTERM, then raises the signal again with the
+    # handler it found: for SIGTERM the default one would end the process before `stop()`
+    # (the clock's lease, the catcher, the Prefect server). Ours turns it into an exception.
+    signal.signal(signal.SIGTERM, _terminated)
+    stop = start_background(settings=settings, interval=interval, clock=clock, echo=typer.echo)
     try:
         typer.echo(f"dashboard: http://{host}:{port}/   (API docs: http://{host}:{port}/docs; Ctrl-C stops)")
-        uvicorn.run(create_app(ctx.settings), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    except (Terminated, KeyboardInterrupt):
+        pass
     finally:
         stop()
+        typer.echo("stopped")
+
+
+class Terminated(Exception):
+    """SIGTERM, as an exception, so that `finally` blocks run (as they do for Ctrl-C)."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def served_settings(settings: Settings, *, host: str, port: int) -> Settings:
+    """Links in mail point at this server when CONSULT_BASE_URL was left at its default."""
+    if settings.mail.base_url != MailSettings().base_url:
+        return settings
+    shown = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
+    return replace(settings, mail=replace(settings.mail, base_url=f"http://{shown}:{port}"))
+
+
+def placeholder_warnings(settings: Settings) -> list[str]:
+    """What would make real mail wrong: links to this machine, a placeholder sender."""
+    warnings = []
+    if any(local in settings.mail.base_url for local in ("://127.", "://localhost", "://0.0.0.0", "://[::1]")):
+        warnings.append(
+            f"links in mail point at {settings.mail.base_url}, which stakeholders cannot reach: "
+            "set CONSULT_BASE_URL to the public address"
+        )
+    if settings.mail.sender.rstrip(">").endswith("@localhost") or "@example." in settings.mail.sender:
+        warnings.append(f"mail is sent as {settings.mail.sender!r}: set CONSULT_MAIL_FROM to the secretariat's address")
+    return warnings
 
 
 @handles_errors

@@ -261,14 +261,21 @@ def cancel(
 
 @app.command()
 @handles_errors
-def demo(now: NowOption = None) -> None:
-    """Load the real consultations of the reference documents, each in its stage at --now."""
+def demo(
+    now: NowOption = None,
+    live: Annotated[
+        bool,
+        typer.Option(help="Also load consultations placed relative to --now, one in each stage, and a staff login."),
+    ] = True,
+) -> None:
+    """Load the real consultations of the reference documents, each in its stage at --now,
+    and live ones (real topics placed relative to --now) so that every stage is occupied."""
     from demo.loader import load_demo
 
     ctx = app_from_env()
     at = ctx.now(now)
     with ctx.session() as s:
-        for line in load_demo(session=s, now=at, policy=ctx.settings.policy):
+        for line in load_demo(session=s, now=at, settings=ctx.settings, live=live):
             typer.echo(line)
 
 

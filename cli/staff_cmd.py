@@ -21,7 +21,7 @@ def add(
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
 ) -> None:
     """Add a staff user (or change their password); the password is stored as an argon2 hash."""
-    from web.security import add_staff
+    from store.staff import add_staff
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")

@@ -1,5 +1,6 @@
 """`consult demo`: the three real consultations of shared/reference/, each brought to the
-stage it had at `now` by replaying its history through the same `change_stage` staff use.
+stage it had at `now` by replaying its history through the same `change_stage` staff use,
+then the live consultations placed relative to `now` (demo/live.py) and a staff account.
 
 History that the reference documents do not date (the report days, times of day) is
 chosen to fit them; see the comments in data/*.toml.
@@ -7,6 +8,7 @@ chosen to fit them; see the comments in data/*.toml.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -15,11 +17,13 @@ from typing import Any
 
 from sqlmodel import Session
 
+from config import Settings
 from config.policy import Policy
 from states import Stage, Trigger
 from states.timing import local_instant
 from store import consultations as repo
 from store.decision_file import read_decision_file
+from store.staff import add_staff, find_staff
 
 DATA = Path(__file__).with_name("data")
 SECRETARIAT = "staff:secretariat (demo)"
@@ -100,7 +104,31 @@ def _actor(trigger: Trigger) -> str:
     )
 
 
-def load_demo(*, session: Session, now: datetime, policy: Policy) -> Iterator[str]:
+DEMO_STAFF = "demo"
+
+
+def load_demo(*, session: Session, now: datetime, settings: Settings, live: bool = True) -> Iterator[str]:
+    """The historical rounds, then (unless `live` is off) the live ones and the staff account."""
+    yield from load_history(session=session, now=now, policy=settings.policy)
+    if live:
+        from demo.live import load_live
+
+        yield from load_live(session=session, now=now, settings=settings)
+        yield from demo_staff(session=session, now=now)
+
+
+def demo_staff(*, session: Session, now: datetime) -> Iterator[str]:
+    """A staff account for trying the dashboard; its password is printed once, here."""
+    if find_staff(session=session, name=DEMO_STAFF) is not None:
+        yield f"staff login {DEMO_STAFF!r}: already there (set a new password with `consult staff add {DEMO_STAFF}`)"
+        return
+    password = secrets.token_urlsafe(12)
+    add_staff(session=session, name=DEMO_STAFF, password=password, now=now)
+    session.commit()
+    yield f"staff login: {DEMO_STAFF} / {password}   (printed once; change it with `consult staff add {DEMO_STAFF}`)"
+
+
+def load_history(*, session: Session, now: datetime, policy: Policy) -> Iterator[str]:
     """Create each story's consultation (if absent) and replay its events up to `now`."""
     for story in STORIES:
         data = read_decision_file(DATA / story.file, policy=policy)

@@ -15,16 +15,19 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlmodel import Session
 
 from config import Settings
+from flows.prefect_server import TemporaryPrefectServer
 from flows.runtime import run_tick
 from store import lease
 from store.db import make_engine
@@ -38,54 +41,81 @@ def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def clock_job(holder: str, interval: int) -> str:
-    """One firing: hold the lease, then tick. Module-level so APScheduler can reference it."""
-    settings = Settings.from_env()
-    engine = make_engine(settings.database_url)
-    try:
-        with Session(engine) as s:
-            if not lease.acquire(
-                session=s, name=LEASE, holder=holder, now=wall_clock(), ttl=timedelta(seconds=3 * interval)
-            ):
+class Clock:
+    """The embedded clock of one `consult serve` process: its settings (built once, with
+    the mail catcher's address), its lease holder name and its Prefect server."""
+
+    def __init__(
+        self, *, settings: Settings, interval: int, server: TemporaryPrefectServer | None,
+        announce: Callable[[str], None],
+    ) -> None:  # fmt: skip
+        self.settings, self.interval, self.server, self.announce = settings, interval, server, announce
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.engine = make_engine(settings.database_url)
+
+    def fire(self) -> str:
+        """One firing: hold the lease, then tick."""
+        with Session(self.engine) as s:
+            ttl = timedelta(seconds=3 * self.interval)
+            if not lease.acquire(session=s, name=LEASE, holder=self.holder, now=wall_clock(), ttl=ttl):
                 return "another clock holds the lease"
-    finally:
-        engine.dispose()
-    result = run_tick(settings=settings, now=settings.now or wall_clock())
-    return "nothing due" if result is None else f"{len(result['actions'])} action(s); mail: {result['mail']}"
+        result = run_tick(
+            settings=self.settings, now=self.settings.now or wall_clock(), server=self.server, announce=self.announce
+        )
+        if result is None:
+            return "nothing due"
+        for line in result["actions"]:  # an operator watching `serve` sees what the clock did
+            self.announce(f"clock: {line}")
+        return f"{len(result['actions'])} action(s); mail: {result['mail']}"
 
+    def release(self) -> None:
+        """Hand the lease back on a clean stop, so another `serve` ticks at once."""
+        with Session(self.engine) as s:
+            lease.release(session=s, name=LEASE, holder=self.holder)
+        self.engine.dispose()
 
-def start_clock(*, interval: int, holder: str | None = None) -> BackgroundScheduler:
-    holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    scheduler = BackgroundScheduler(
-        timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": interval}
-    )
-    scheduler.add_job(
-        "flows.clock:clock_job", "interval", seconds=interval, args=[holder, interval], id="tick",
-        next_run_time=wall_clock(),
-    )  # fmt: skip
-    scheduler.start()
-    return scheduler
+    def start(self) -> BackgroundScheduler:
+        # A firing skipped because the previous one still runs is the design (max_instances=1),
+        # not news: APScheduler would warn of it every interval while a tick waits for Prefect.
+        logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
+        scheduler = BackgroundScheduler(
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": self.interval},
+        )
+        # A bound method is fine here: the job store is in memory, never persisted.
+        scheduler.add_job(self.fire, "interval", seconds=self.interval, id="tick", next_run_time=wall_clock())
+        scheduler.start()
+        return scheduler
 
 
 def start_background(
     *, settings: Settings, interval: int, clock: bool, echo: Callable[[str], None]
 ) -> Callable[[], None]:
-    """Start the mail catcher (when no SMTP server is configured) and the clock; returns `stop`."""
+    """Start the mail catcher (when no SMTP server is configured), the temporary Prefect
+    server (when PREFECT_API_URL is unset) and the clock; returns `stop`, which stops them
+    all. Call it from the main thread (the Prefect server dies with the thread that forked it)."""
     catcher = None
     if not settings.smtp_host:
         from notifications.catcher import MailCatcher
 
         catcher = MailCatcher(settings.data_dir / "mail", announce=echo).start()
-        # The tick reads its settings from the environment (as a Prefect worker would).
-        os.environ["CONSULT_SMTP_HOST"], os.environ["CONSULT_SMTP_PORT"] = "127.0.0.1", str(catcher.port)
+        settings = replace(settings, smtp_host="127.0.0.1", smtp_port=catcher.port)
         echo(f"no SMTP server configured: mail goes to a local catcher on 127.0.0.1:{catcher.port} "
-             f"(kept in {settings.data_dir / 'mail'})")  # fmt: skip
-    scheduler = start_clock(interval=interval) if clock else None
+             f"(kept in {(settings.data_dir / 'mail').resolve()})")  # fmt: skip
+    server = None
+    if clock and not os.environ.get("PREFECT_API_URL"):
+        server = TemporaryPrefectServer(data_dir=settings.data_dir, announce=echo).start()
+    engine_clock = Clock(settings=settings, interval=interval, server=server, announce=echo) if clock else None
+    scheduler = engine_clock.start() if engine_clock else None
     echo(f"clock: ticking every {interval} s" if clock else "clock: off (a Prefect server schedules the tick)")
 
     def stop() -> None:
         if scheduler:
             scheduler.shutdown(wait=True)
+        if engine_clock:
+            engine_clock.release()
+        if server:
+            server.stop()
         if catcher:
             catcher.stop()
 

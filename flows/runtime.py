@@ -2,28 +2,20 @@
 
 When nothing is due, a tick is one indexed query and starts no Prefect flow run: Prefect's
 run history then holds work, not thousands of empty runs a day, and an idle `consult
-tick` answers in about a second.
+tick` answers in about a second. When something is due, the flow runs against
+PREFECT_API_URL, else against the process's temporary server (flows/prefect_server.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
+from collections.abc import Callable
 from datetime import datetime
 
 from config import Settings
 from flows import work
+from flows.prefect_server import TemporaryPrefectServer, prefect_api
 from store.db import make_engine
-
-
-def prefect_environment(settings: Settings) -> None:
-    """Keep Prefect's files inside our data folder and its telemetry off (DESIGN §12)."""
-    home = (settings.data_dir / "prefect").resolve()
-    home.mkdir(parents=True, exist_ok=True)  # Prefect does not create missing parents
-    os.environ.setdefault("PREFECT_HOME", str(home))
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 
 def has_work(*, settings: Settings, now: datetime) -> bool:
@@ -36,11 +28,19 @@ def has_work(*, settings: Settings, now: datetime) -> bool:
         engine.dispose()
 
 
-def run_tick(*, settings: Settings, now: datetime) -> dict | None:
+def run_tick(
+    *, settings: Settings, now: datetime, server: TemporaryPrefectServer | None = None,
+    announce: Callable[[str], None] = print,
+) -> dict | None:  # fmt: skip
     """One pass of the clock at `now`; None when nothing was due (no flow run started)."""
     if not has_work(settings=settings, now=now):
         return None
-    prefect_environment(settings)
-    from flows.tick import tick_flow
+    with prefect_api(data_dir=settings.data_dir, server=server, announce=announce):
+        from flows.tick import tick_flow
 
-    return asyncio.run(tick_flow(now=now.isoformat(), database_url=settings.database_url))
+        return asyncio.run(
+            tick_flow(
+                now=now.isoformat(), database_url=settings.database_url,
+                smtp_host=settings.smtp_host, smtp_port=settings.smtp_port,
+            )
+        )  # fmt: skip

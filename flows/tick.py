@@ -2,15 +2,21 @@
 the outbox). Thin wrappers around flows/work.py; async, because a sync flow costs about a
 second each in heartbeats here (DESIGN §12).
 
-Import this module only when there is work: importing Prefect alone takes a while, and
-without PREFECT_API_URL the first flow run starts a temporary Prefect server.
+Import this module only when there is work: importing Prefect alone takes a while, and a
+flow run needs a Prefect API (flows/prefect_server.py).
+
+The flow builds its settings once, from the environment (a Prefect worker has no other
+source) and its parameters, and hands the same object to every task; the tasks are not
+cached (NO_CACHE), so their inputs need not be hashable.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
 
 from config import Settings
 from config.settings import parse_instant
@@ -19,13 +25,12 @@ from notifications.delivery import SmtpServer, deliver
 from store.db import make_engine
 
 
-def _settings(database_url: str | None) -> Settings:
-    """Settings for this run, from the environment (a Prefect worker has no other source)."""
+def _settings(database_url: str | None, smtp_host: str | None, smtp_port: int | None) -> Settings:
     settings = Settings.from_env()
     if database_url:
-        from dataclasses import replace
-
         settings = replace(settings, database_url=database_url)
+    if smtp_host:
+        settings = replace(settings, smtp_host=smtp_host, smtp_port=smtp_port or settings.smtp_port)
     return settings
 
 
@@ -35,33 +40,30 @@ def _now(now: str | None, settings: Settings) -> datetime:
     return (settings.now or datetime.now(UTC)).astimezone(UTC)
 
 
-@task(name="advance-due", retries=2, retry_delay_seconds=5)
-def advance_due_task(database_url: str | None, now: str) -> dict:
-    settings = _settings(database_url)
+@task(name="advance-due", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def advance_due_task(settings: Settings, now: datetime) -> dict:
     engine = make_engine(settings.database_url)
     try:
-        report = work.advance_all_due(engine=engine, now=_now(now, settings), settings=settings)
+        report = work.advance_all_due(engine=engine, now=now, settings=settings)
         return {"due": report.due, "actions": report.actions, "skipped": report.skipped, "to_write": report.compiled}
     finally:
         engine.dispose()
 
 
-@task(name="deliver-outbox", retries=2, retry_delay_seconds=5)
-async def deliver_task(database_url: str | None, now: str) -> str:
-    settings = _settings(database_url)
+@task(name="deliver-outbox", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+async def deliver_task(settings: Settings, now: datetime) -> str:
     if not settings.smtp_host:
         return "no SMTP server configured: mail stays in the outbox"
     engine = make_engine(settings.database_url)
     try:
         server = SmtpServer.from_settings(settings)
-        return str(await deliver(engine=engine, server=server, mail=settings.mail, now=_now(now, settings)))
+        return str(await deliver(engine=engine, server=server, mail=settings.mail, now=now))
     finally:
         engine.dispose()
 
 
-@task(name="write-compilations", retries=2, retry_delay_seconds=5)
-def compilations_task(database_url: str | None, ids: list[int]) -> list[str]:
-    settings = _settings(database_url)
+@task(name="write-compilations", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def compilations_task(settings: Settings, ids: list[int]) -> list[str]:
     engine = make_engine(settings.database_url)
     try:
         return work.write_compilations(engine=engine, ids=ids, settings=settings)
@@ -70,11 +72,15 @@ def compilations_task(database_url: str | None, ids: list[int]) -> list[str]:
 
 
 @flow(name="tick", log_prints=True)
-async def tick_flow(now: str | None = None, database_url: str | None = None) -> dict:
-    """One pass of the clock. `now` (ISO 8601) is for time travel; scheduled runs omit it."""
-    at = _now(now, _settings(database_url)).isoformat()
-    result = advance_due_task(database_url, at)
+async def tick_flow(
+    now: str | None = None, database_url: str | None = None, smtp_host: str | None = None, smtp_port: int | None = None
+) -> dict:
+    """One pass of the clock. `now` (ISO 8601) is for time travel; scheduled runs omit it.
+    `smtp_host`/`smtp_port` override the environment's (the embedded clock's mail catcher)."""
+    settings = _settings(database_url, smtp_host, smtp_port)
+    at = _now(now, settings)
+    result = advance_due_task(settings, at)
     if result["to_write"]:  # the compilations: files written after the commit; re-running them is harmless
-        result["compilations"] = compilations_task(database_url, result["to_write"])
-    result["mail"] = await deliver_task(database_url, at)
+        result["compilations"] = compilations_task(settings, result["to_write"])
+    result["mail"] = await deliver_task(settings, at)
     return result

@@ -10,6 +10,8 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +20,11 @@ from sqlalchemy import Engine, create_engine, text
 from sqlmodel import Session
 
 from store.db import make_engine, upgrade
+from tests.leaks import MARK, marked, own_processes
 from tests.postgres import Cluster
+
+# Every process the suite starts inherits this mark; pytest_sessionfinish looks for survivors.
+os.environ.setdefault(MARK, uuid.uuid4().hex)
 
 BACKENDS = [b.strip() for b in os.environ.get("CONSULT_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
 _counter = itertools.count()
@@ -77,3 +83,19 @@ def engine(database_url: str) -> Iterator[Engine]:
 def session(engine: Engine) -> Iterator[Session]:
     with Session(engine, expire_on_commit=False) as s:
         yield s
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """No process started by the suite may outlive it (temporary Prefect servers, workers,
+    `consult serve`): after every fixture is torn down, fail the run if one is left."""
+    left: list[tuple[int, str]] = []
+    for _ in range(40):  # processes stopped at the very end need a moment to exit
+        left = marked(os.environ[MARK], exclude=own_processes())
+        if not left:
+            return
+        time.sleep(0.5)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = "\n".join(f"  pid {pid}: {cmd[:200]}" for pid, cmd in left)
+    if reporter:
+        reporter.write_line(f"processes started by the suite are still running:\n{lines}", red=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

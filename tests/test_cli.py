@@ -191,7 +191,7 @@ def test_meeting_gap_is_a_warning(consult, tmp_path: Path) -> None:
     ],
 )
 def test_demo_brings_each_consultation_to_its_stage(consult, now, stages) -> None:
-    consult("demo", *([f"--now={now}"] if now else []))
+    consult("demo", "--no-live", *([f"--now={now}"] if now else []))
     listed = {c["slug"]: c for c in json.loads(consult("list", "--json").stdout)}
     assert {slug: c["stage"] for slug, c in listed.items()} == stages
     if "ott-2017" in listed and listed["ott-2017"]["stage"] != "proposed":
@@ -200,7 +200,7 @@ def test_demo_brings_each_consultation_to_its_stage(consult, now, stages) -> Non
     if now and now >= "2016-12-21":
         assert dev["deadline"] == "2017-01-11T22:59:59+00:00"
         assert any(a["trigger"] == "extend_deadline" for a in dev["audit"])
-    assert "already loaded" in consult("demo").stdout
+    assert "already loaded" in consult("demo", "--no-live").stdout
 
 
 def test_read_commands_do_not_load_prefect(database_url: str) -> None:
@@ -236,7 +236,7 @@ def test_usage_errors_through_the_entry_point(database_url: str, args: list[str]
 
 
 def test_letter_and_compile_commands(consult, tmp_path: Path) -> None:
-    consult("demo", "--now=2017-07-01T00:00:00Z")
+    consult("demo", "--no-live", "--now=2017-07-01T00:00:00Z")
     html = consult("letter", "ott-2017", "--lang", "ar").stdout
     assert "CL-17/30" in html and "19 أغسطس 2017" in html
     pdf = tmp_path / "cl.pdf"
@@ -250,7 +250,7 @@ def test_letter_and_compile_commands(consult, tmp_path: Path) -> None:
 
 
 def test_responses_import_all_or_nothing(consult, tmp_path: Path) -> None:
-    consult("demo", "--now=2017-07-01T00:00:00Z")
+    consult("demo", "--no-live", "--now=2017-07-01T00:00:00Z")
     answers = [{"question": 1, "text": "t"}]
     good = [{"name": f"P{i}", "category": "academia", "country": "FR", "email": f"p{i}@example.org",
              "language": "fr", "summary": "s", "answers": answers} for i in range(3)]  # fmt: skip

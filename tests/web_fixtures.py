@@ -12,9 +12,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from config import MailSettings, Settings
+from store.staff import add_staff
 from tests.factories import POLICY
 from web.app import create_app
-from web.security import add_staff
 
 NOW = datetime(2017, 7, 1, 10, tzinfo=UTC)  # the OTT consultation is open
 STAFF = ("secretariat", "correct horse battery")

@@ -20,10 +20,11 @@ from store import consultations as repo
 from store import submissions
 from store.decision_file import parse_decision
 from store.models import SubmissionCreate
+from store.staff import verify_staff
 from store.tables import Consultation
 from store.views import audit_view, consultation_view
 from web.app import session_for, web
-from web.security import csrf_ok, verify_staff
+from web.security import csrf_ok
 
 router = APIRouter()
 basic = HTTPBasic(auto_error=False)

@@ -1,4 +1,4 @@
-"""Staff passwords (argon2), CSRF tokens bound to the session, a per-IP rate limit on
+"""CSRF tokens bound to the session, a per-IP rate limit on
 public submissions, and a request size limit."""
 
 from __future__ import annotations
@@ -8,46 +8,10 @@ import secrets
 import threading
 import time
 from collections import deque
-from datetime import datetime
 
-from argon2 import PasswordHasher
-from argon2.exceptions import VerificationError
-from sqlmodel import Session, select
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
-
-from states.errors import ConsultError
-from store.tables import StaffUser
-
-_hasher = PasswordHasher()
-
-
-def add_staff(*, session: Session, name: str, password: str, now: datetime) -> StaffUser:
-    name = name.strip()
-    if not name or len(name) > 80 or not name.isprintable():
-        raise ConsultError("a staff name is 1–80 printable characters")
-    if len(password) < 10:
-        raise ConsultError("a staff password needs at least 10 characters")
-    existing = session.exec(select(StaffUser).where(StaffUser.name == name)).first()
-    if existing is not None:
-        existing.password_hash = _hasher.hash(password)
-        return existing
-    user = StaffUser(name=name, password_hash=_hasher.hash(password), created_at=now)
-    session.add(user)
-    return user
-
-
-def verify_staff(*, session: Session, name: str, password: str) -> StaffUser | None:
-    user = session.exec(select(StaffUser).where(StaffUser.name == name)).first()
-    if user is None:
-        _hasher.hash(password)  # spend the same time whether or not the name exists
-        return None
-    try:
-        _hasher.verify(user.password_hash, password)
-    except VerificationError:
-        return None
-    return user
 
 
 def csrf_token(request: Request) -> str:

@@ -18,9 +18,10 @@ from states.languages import LANGUAGES
 from store import consultations as repo
 from store import submissions
 from store.decision_file import parse_decision
+from store.staff import verify_staff
 from web.app import session_for, status_for, web
 from web.pages import card, render
-from web.security import csrf_ok, csrf_token, verify_staff
+from web.security import csrf_ok, csrf_token
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
 DB = Annotated[Session, Depends(session_for)]
