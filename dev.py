@@ -153,6 +153,7 @@ def test(pytest_args: list[str]) -> None:
     ensure_cjk_font()
     sh(BIN / "ruff", "check", ".")
     sh(BIN / "ruff", "format", "--check", ".")
+    sh(BIN / "mypy")  # the whole tree but the tests (pyproject: [tool.mypy]); zero errors
     sh(BIN / "python", "-m", "pytest", *pytest_args)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 from dataclasses import replace
 from typing import Annotated
@@ -24,10 +25,11 @@ def tick(
 
     ctx = app_from_env()
     ctx.ensure_schema()
+    quiet_prefect(ctx.settings)
     at = ctx.now(now)
     result = run_tick(settings=ctx.settings, now=at, announce=lambda line: typer.echo(line, err=True))
     if as_json:
-        empty = {"due": 0, "actions": [], "skipped": [], "to_write": [], "mail": ""}
+        empty = {"due": 0, "actions": [], "skipped": [], "notices": [], "to_write": [], "mail": ""}
         typer.echo(json.dumps(result or empty, ensure_ascii=False))
         return
     if result is None:
@@ -37,6 +39,8 @@ def tick(
         typer.echo(line)
     for line in result["skipped"]:
         typer.echo(f"skipped: {line}")
+    for line in result.get("notices", []):
+        typer.echo(line)
     for folder in result.get("compilations", []):
         typer.echo(f"compilation written to {folder}")
     typer.echo(f"mail: {result['mail']}")
@@ -62,6 +66,7 @@ def serve(
 
     ctx = app_from_env()
     ctx.ensure_schema()
+    quiet_prefect(ctx.settings)
     settings = served_settings(ctx.settings, host=host, port=port)
     if not demo:
         for warning in placeholder_warnings(settings):
@@ -87,6 +92,16 @@ class Terminated(Exception):
 
 def _terminated(signum: int, frame: object) -> None:
     raise Terminated
+
+
+def quiet_prefect(settings: Settings) -> None:
+    """Prefect reads its own configuration from the environment when it is imported, and
+    from nowhere else: at this edge, before that import, its files go to our data folder,
+    its telemetry is off and it logs warnings only — unless the operator set them."""
+    from flows.prefect_server import prefect_environment
+
+    for key, value in prefect_environment(settings.data_dir).items():
+        os.environ.setdefault(key, value)
 
 
 def served_settings(settings: Settings, *, host: str, port: int) -> Settings:

@@ -5,24 +5,26 @@ Imports stay light (no Prefect, no web stack) so that list/show/new/advance answ
 
 from __future__ import annotations
 
+import inspect
 import json
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_type_hints
 
 import typer
 from rich.console import Console
 
 from cli.context import actor, app_from_env, handles_errors
-from notifications.effects import advance as advance_with_notices
 from notifications.outbox import counts as outbox_counts
-from states import Stage, Trigger, deadline_instant
-from states.errors import ConsultError
+from states import ConsultError, Param, ParamKind, Stage, Trigger, parse_request
 from states.languages import LANGUAGES
+from states.machine import ensure_allowed
+from states.table import TRANSITIONS
 from store import consultations as repo
+from store import lifecycle
 from store.db import current_revision, upgrade
 from store.decision_file import parse_decision, read_decision_file, read_raw
-from store.views import audit_view, consultation_view
+from store.views import consultation_view, created_view, detail_view
 
 app = typer.Typer(
     help="Run a council's public consultations: decision → letter → submissions → compilation → meeting → report.",
@@ -94,7 +96,7 @@ def new(
     meeting_place: Annotated[str | None, typer.Option()] = None,
     contact_name: Annotated[str | None, typer.Option()] = None,
     contact_email: Annotated[str | None, typer.Option()] = None,
-    timezone: Annotated[str | None, typer.Option(help="IANA zone; default from the policy.")] = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA zone; default CONSULT_TIMEZONE.")] = None,
     now: NowOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -114,7 +116,9 @@ def new(
         raw["title"] = {**raw.get("title", {}), **_pairs(title, "--title")}
     if question:
         raw["questions"] = [_pairs([q], "--question") for q in question]
-    data = parse_decision(raw, policy=policy, where=str(file) if file else "new")
+    data = parse_decision(
+        raw, policy=policy, where=str(file) if file else "new", default_timezone=ctx.settings.timezone
+    )
     with ctx.session() as s:
         created = repo.create_consultation(
             session=s, data=data, proposed=proposed, actor=actor(), now=ctx.now(now), policy=policy
@@ -122,7 +126,7 @@ def new(
         s.commit()
         c = created.consultation
         if as_json:
-            _emit_json({**consultation_view(c, now=ctx.now(now)), "warnings": created.warnings})
+            _emit_json(created_view(c, created.warnings, now=ctx.now(now)).json_ready())
             return
     for warning in created.warnings:
         typer.echo(f"warning: {warning}", err=True)
@@ -152,7 +156,7 @@ def list_(
     with ctx.session() as s:
         rows = repo.list_consultations(session=s, stage=wanted)
     if as_json:
-        _emit_json([consultation_view(c, now=at) for c in rows])
+        _emit_json([consultation_view(c, now=at).json_ready() for c in rows])
     else:
         render.board(_console(), rows, now=at, lang=lang)
 
@@ -173,63 +177,101 @@ def show(
     at = ctx.now(now)
     with ctx.session() as s:
         c = repo.get(session=s, ref=ref)
-        audit = repo.audit_log(session=s, consultation_id=c.id)  # type: ignore[arg-type]
+        audit = repo.audit_log(session=s, consultation_id=repo.key(c))
     if as_json:
-        _emit_json({**consultation_view(c, now=at), "audit": [audit_view(e) for e in audit]})
+        _emit_json(detail_view(c, audit, now=at).json_ready())
     else:
         render.detail(_console(), c, audit, now=at, lang=lang)
 
 
-def _fire(ref: str, trigger: Trigger, *, now: str | None, **request: Any) -> None:
+def _fire(ref: str, trigger: Trigger, *, now: str | None, decision_file: Path | None = None,
+          **given: Any) -> None:  # fmt: skip
+    """Every trigger fired from the shell goes through here to the lifecycle service."""
+    from notifications.fanout import fan_out_pending
+
     ctx = app_from_env()
-    decision_file: Path | None = request.pop("decision_file", None)
+    at = ctx.now(now)
     with ctx.session() as s:
         c = repo.get(session=s, ref=ref)
         if decision_file is not None:
             if trigger is not Trigger.DECIDE:
                 raise ConsultError("--file goes with the decide trigger only")
-            repo.record_decision(
-                session=s, consultation=c, data=read_decision_file(decision_file, policy=ctx.settings.policy)
-            )
-        entry = advance_with_notices(
-            session=s, consultation=c, trigger=trigger, actor=actor(), now=ctx.now(now),
-            settings=ctx.settings, **request,
-        )  # fmt: skip
+            data = read_decision_file(decision_file, policy=ctx.settings.policy, default_timezone=ctx.settings.timezone)
+            repo.record_decision(session=s, consultation=c, data=data)
+        row = ensure_allowed(Stage(c.stage), trigger)
+        params = parse_request(row, given, timezone=c.timezone)
+        fired = lifecycle.fire(session=s, consultation=c, trigger=trigger, actor=actor(), now=at,
+                               policy=ctx.settings.policy, request=params)  # fmt: skip
         s.commit()
-        queued = outbox_counts(session=s).get("pending", 0)
+        entry = fired.entry
     extra = f" ({entry.details['letter_number']})" if "letter_number" in entry.details else ""
     typer.echo(f"{c.slug}: {entry.from_stage} → {entry.to_stage} by {trigger.dashed}{extra}")
-    if queued:
-        typer.echo(f"mail pending in the outbox: {queued} (`consult mail send` delivers it)")
+    if fired.notice is not None:
+        for line in fan_out_pending(engine=ctx.engine, now=at, mail=ctx.settings.mail):
+            typer.echo(str(line))
+        with ctx.session() as s:
+            queued = outbox_counts(session=s).get("pending", 0)
+        if queued:
+            typer.echo(f"mail pending in the outbox: {queued} (`consult mail send` delivers it)")
 
 
-@app.command()
-@handles_errors
+def _params_by_name() -> dict[str, tuple[Param, list[str]]]:
+    """Each parameter name, with "trigger: what it is for" for every row that takes it."""
+    found: dict[str, tuple[Param, list[str]]] = {}
+    for row in TRANSITIONS:
+        for p in row.params:
+            _, uses = found.setdefault(p.name, (p, []))
+            use = f"{row.trigger.dashed}: {p.help}"
+            if use not in uses:
+                uses.append(use)
+    return found
+
+
+def _param_options() -> list[inspect.Parameter]:
+    """`consult advance`'s options, one per parameter of the table's rows (and a
+    `…-file` twin for long texts), with the triggers that take it in the help."""
+    options: list[inspect.Parameter] = []
+    for name, (param, uses) in _params_by_name().items():
+        help_text = "; ".join(uses)
+        option = typer.Option(param.option, help=help_text)
+        options.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                                         annotation=Annotated[str | None, option]))  # fmt: skip
+        if param.kind is ParamKind.LONG_TEXT:
+            from_file = typer.Option(f"{param.option}-file", help=f"{help_text}, read from a file")
+            options.append(inspect.Parameter(f"{name}_file", inspect.Parameter.KEYWORD_ONLY, default=None,
+                                             annotation=Annotated[Path | None, from_file]))  # fmt: skip
+    return options
+
+
 def advance(
     ref: Annotated[str, typer.Argument(metavar="ID", help="Slug or numeric id.")],
-    trigger: Annotated[str, typer.Argument(help="e.g. issue-letter, open-submissions, hold-meeting, report.")],
-    reason: Annotated[str | None, typer.Option(help="Why (kept in the audit log).")] = None,
-    letter_number: Annotated[
-        str | None, typer.Option(help="issue-letter: record the registry's number (CL-17/30).")
-    ] = None,
-    summary: Annotated[str | None, typer.Option(help="hold-meeting: the summary agreed by participants.")] = None,
-    summary_file: Annotated[Path | None, typer.Option(help="hold-meeting: read the summary from a file.")] = None,
+    trigger: Annotated[str, typer.Argument(help="e.g. issue-letter, hold-meeting, report (see `consult diagram`).")],
     file: Annotated[Path | None, typer.Option("--file", help="decide: the council-decision file.")] = None,
     now: NowOption = None,
+    **given: Any,
 ) -> None:
-    """Fire a lifecycle trigger by hand."""
-    parsed = Trigger.parse(trigger)
-    if parsed is Trigger.EXTEND_DEADLINE:
-        raise ConsultError("use `consult extend-deadline ID DATE`")
-    if summary_file is not None:
-        try:
-            summary = summary_file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConsultError(f"{summary_file}: cannot read: {exc.strerror}") from None
-    _fire(
-        ref, parsed, now=now, reason=reason, letter_number=letter_number,
-        meeting_summary=summary, decision_file=file,
-    )  # fmt: skip
+    """Fire a lifecycle trigger by hand. Its options are the parameters the lifecycle
+    table declares (a trigger refuses those it does not take)."""
+    for name in [k for k in given if k.endswith("_file")]:
+        path = given.pop(name)
+        if path is not None:
+            try:
+                given[name.removesuffix("_file")] = Path(path).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ConsultError(f"{path}: cannot read: {exc.strerror}") from None
+    _fire(ref, Trigger.parse(trigger), now=now, decision_file=file, **given)
+
+
+def _with_table_options(command: Any) -> Any:
+    """Typer reads a command's options from its signature: give `advance` the table's."""
+    signature, hints = inspect.signature(command), get_type_hints(command, include_extras=True)
+    fixed = [p.replace(annotation=hints[p.name]) for p in signature.parameters.values()
+             if p.kind is not inspect.Parameter.VAR_KEYWORD]  # fmt: skip
+    command.__signature__ = signature.replace(parameters=[*fixed, *_param_options()])
+    return command
+
+
+app.command("advance")(handles_errors(_with_table_options(advance)))
 
 
 @app.command("extend-deadline")
@@ -241,11 +283,7 @@ def extend_deadline(
     now: NowOption = None,
 ) -> None:
     """Move the deadline later (from open, or from closed before compilation, which reopens)."""
-    ctx = app_from_env()
-    with ctx.session() as s:
-        tz = repo.get(session=s, ref=ref).timezone
-    when = deadline_instant(_date_or_instant(new_deadline, "DATE"), tz)
-    _fire(ref, Trigger.EXTEND_DEADLINE, now=now, reason=reason, new_deadline=when)
+    _fire(ref, Trigger.EXTEND_DEADLINE, now=now, reason=reason, new_deadline=new_deadline)
 
 
 @app.command()

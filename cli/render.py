@@ -8,8 +8,8 @@ from rich.console import Console
 from rich.table import Table
 
 from states import Stage
+from states.clock import next_step
 from states.languages import pick
-from states.schedule import next_due
 from states.timing import zone
 from store.consultations import plan_of
 from store.tables import AuditEntry, Consultation
@@ -26,7 +26,7 @@ def _day(value: date | None) -> str:
 
 
 def _due_text(c: Consultation, now: datetime) -> tuple[str, str]:
-    due = next_due(Stage(c.stage), plan_of(c))
+    due = next_step(Stage(c.stage), plan_of(c))
     if due is None:
         return "—", ""
     when = local(due.at, c.timezone) if due.at else "when staff act"

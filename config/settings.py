@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfoNotFoundError
 
 from config.organisation import Organisation, load_organisation
-from config.policy import Policy, load_policy
+from config.policy import Policy, load_policy, resolve_zone
 
 
 class SettingsError(ValueError):
@@ -87,9 +88,16 @@ class Settings:
         port = env.get("CONSULT_SMTP_PORT", "25")
         if not port.isdigit():
             raise SettingsError(f"CONSULT_SMTP_PORT: {port!r} is not a port number")
+        timezone = env.get("CONSULT_TIMEZONE") or policy.timezone
+        try:
+            resolve_zone(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(
+                f"CONSULT_TIMEZONE: {timezone!r} is not an IANA time zone such as Europe/Geneva"
+            ) from None
         return cls(
             database_url=env.get("CONSULT_DATABASE_URL", "sqlite:///consult.db"),
-            timezone=env.get("CONSULT_TIMEZONE", policy.timezone),
+            timezone=timezone,
             now=parse_instant(now, what="CONSULT_NOW") if now else None,
             secret_key=env.get("CONSULT_SECRET_KEY"),
             smtp_host=env.get("CONSULT_SMTP_HOST") or None,

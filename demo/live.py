@@ -21,11 +21,13 @@ from typing import Any
 from sqlmodel import Session
 
 from config import Settings
-from notifications.effects import advance, receive
+from notifications.effects import receive
+from notifications.fanout import fan_out_in, settle_as_history
 from notifications.registry import import_stakeholders
-from states import Stage, Trigger, local_date
+from states import Request, Stage, Trigger, local_date
 from states.timing import local_instant
 from store import consultations as repo
+from store import lifecycle
 from store.decision_file import parse_decision
 from store.models import StakeholderCreate, SubmissionCreate
 
@@ -291,7 +293,7 @@ def _decision(story: LiveStory, today: date, settings: Settings):
         raw[key] = today + timedelta(days=value) if isinstance(value, int) else value
     if story.proposed_day is not None:
         raw = {k: raw[k] for k in ("slug", "title", "timezone")}
-    return parse_decision(raw, policy=settings.policy, where=f"demo {story.slug}")
+    return parse_decision(raw, policy=settings.policy, where=f"demo {story.slug}", default_timezone=ZONE)
 
 
 def load_live(*, session: Session, now: datetime, settings: Settings) -> Iterator[str]:
@@ -316,18 +318,16 @@ def load_live(*, session: Session, now: datetime, settings: Settings) -> Iterato
         ).consultation  # fmt: skip
         for step in story.steps:
             at = local_instant(today + timedelta(days=step.day), step.at, ZONE)
-            if story.invites:
-                advance(
-                    session=session, consultation=c, trigger=step.trigger, actor=_actor(step.trigger), now=at,
-                    settings=settings, **step.request,
-                )  # fmt: skip
-            else:
-                repo.change_stage(
-                    session=session, consultation=c, trigger=step.trigger, actor=_actor(step.trigger), now=at,
-                    policy=settings.policy, **step.request,
-                )  # fmt: skip
+            lifecycle.fire(
+                session=session, consultation=c, trigger=step.trigger, actor=_actor(step.trigger), now=at,
+                policy=settings.policy, request=Request(**step.request),
+            )  # fmt: skip
             if step.trigger is Trigger.OPEN_SUBMISSIONS:
                 _respond(session=session, consultation=c, story=story, opened=at, now=now, settings=settings)
+        if story.invites:  # the current rounds: their notices go to the stakeholders (the local catcher)
+            fan_out_in(session=session, now=now, mail=settings.mail)
+        else:
+            settle_as_history(session=session, consultation_id=repo.key(c), now=now)
         session.commit()
         yield f"{c.slug}: {c.stage} (letter {c.letter_number or '—'})"
 

@@ -1,5 +1,5 @@
 """`consult demo`: the three real consultations of shared/reference/, each brought to the
-stage it had at `now` by replaying its history through the same `change_stage` staff use,
+stage it had at `now` by replaying its history through the same lifecycle service staff use,
 then the live consultations placed relative to `now` (demo/live.py) and a staff account.
 
 History that the reference documents do not date (the report days, times of day) is
@@ -19,9 +19,11 @@ from sqlmodel import Session
 
 from config import Settings
 from config.policy import Policy
-from states import Stage, Trigger
+from notifications.fanout import settle_as_history
+from states import Request, Stage, Trigger
 from states.timing import local_instant
 from store import consultations as repo
+from store import lifecycle
 from store.decision_file import read_decision_file
 from store.staff import add_staff, find_staff
 
@@ -157,9 +159,10 @@ def load_history(*, session: Session, now: datetime, policy: Policy) -> Iterator
             request = dict(event.request)
             if "new_deadline" in request:
                 request["new_deadline"] = local_instant(request["new_deadline"], time(23, 59, 59), tz)
-            repo.change_stage(
+            lifecycle.fire(
                 session=session, consultation=c, trigger=event.trigger, actor=_actor(event.trigger),
-                now=at, policy=policy, **request,
+                now=at, policy=policy, request=Request(**request),
             )  # fmt: skip
+        settle_as_history(session=session, consultation_id=repo.key(c), now=now)  # its mail went out back then
         session.commit()
         yield f"{c.slug}: {c.stage} (letter {c.letter_number or '—'})"

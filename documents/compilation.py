@@ -19,6 +19,7 @@ from sqlalchemy import Connection, func, select
 from documents.wording import Words, environment, letter_date
 from states.languages import pick
 from states.timing import local_date
+from store.consultations import key
 from store.tables import Consultation, Submission
 
 BATCH = 1000
@@ -51,16 +52,16 @@ def write_html(conn: Connection, c: Consultation, out: IO[str], *, lang: str) ->
     env, w = environment(), Words(lang)
     title = pick(c.title, lang)
     deadline = letter_date(local_date(c.deadline, c.timezone), lang) if c.deadline else ""
-    macros = env.get_template("compilation.html").module  # type: ignore[attr-defined]
+    macros: Any = env.get_template("compilation.html").module  # the template's macros, by name
     out.write(macros.head(lang=lang, title=title, w=w, number=c.letter_number or "",
-                          received=w("received", count=count(conn, c.id), deadline=deadline)))  # fmt: skip
+                          received=w("received", count=count(conn, key(c)), deadline=deadline)))  # fmt: skip
     out.write(macros.index_open(w=w))
-    for row in _rows(conn, c.id, order=("category", "country")):  # type: ignore[arg-type]
+    for row in _rows(conn, key(c), order=("category", "country")):
         out.write(macros.index_row(row=row, w=w))
     out.write(macros.index_close())
     for n, question in enumerate(c.questions, start=1):
         out.write(macros.question(w=w, n=n, text=pick(question, lang)))
-        for row in _rows(conn, c.id):  # type: ignore[arg-type]
+        for row in _rows(conn, key(c)):
             text = _answer(row, n)
             if text:
                 out.write(macros.answer(row=row, w=w, text=text))
@@ -74,7 +75,7 @@ CSV_HEAD = ["contribution", "reference", "name", "organisation", "category", "co
 def write_csv(conn: Connection, c: Consultation, out: IO[str]) -> None:
     writer = csv.writer(out)
     writer.writerow(CSV_HEAD + [f"answer_{n}" for n in range(1, len(c.questions) + 1)])
-    for row in _rows(conn, c.id):  # type: ignore[arg-type]
+    for row in _rows(conn, key(c)):
         writer.writerow([row.n, row.reference, row.name, row.organisation or "", row.category, row.country,
                          row.language, _iso(row.received_at), row.summary,
                          *[_answer(row, n) or "" for n in range(1, len(c.questions) + 1)]])  # fmt: skip
@@ -83,7 +84,7 @@ def write_csv(conn: Connection, c: Consultation, out: IO[str]) -> None:
 def write_json(conn: Connection, c: Consultation, out: IO[str]) -> None:
     head = {"consultation": c.slug, "letter_number": c.letter_number, "title": c.title, "questions": c.questions}
     out.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "responses": [\n')
-    for i, row in enumerate(_rows(conn, c.id)):  # type: ignore[arg-type]
+    for i, row in enumerate(_rows(conn, key(c))):
         item = {"contribution": row.n, "reference": row.reference, "name": row.name, "organisation": row.organisation,
                 "category": row.category, "country": row.country, "language": row.language,
                 "received_at": _iso(row.received_at), "summary": row.summary, "answers": row.answers}  # fmt: skip
@@ -95,7 +96,7 @@ def write_zip(conn: Connection, c: Consultation, target: Path, *, attachments: P
     """The attachments, named by contribution number and reference."""
     written = 0
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for row in _rows(conn, c.id):  # type: ignore[arg-type]
+        for row in _rows(conn, key(c)):
             if row.attachment_path:
                 suffix = Path(row.attachment_path).suffix
                 archive.write(attachments / row.attachment_path, f"{row.n:05d}-{row.reference}{suffix}")

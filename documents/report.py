@@ -6,6 +6,7 @@ with the meeting summary. HTML and PDF for reading, DOCX for staff to edit furth
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -16,6 +17,7 @@ from documents.wording import Words, environment, letter_date
 from states.errors import ConsultError
 from states.languages import RTL_LANGUAGES, pick
 from states.timing import local_date
+from store.consultations import key
 from store.tables import Consultation, Submission
 from store.vocab import CATEGORIES
 
@@ -25,8 +27,8 @@ class Report:
     lang: str
     heading: str
     title: str
-    sections: list[tuple[str, list[str]]]  # (heading, paragraphs)
-    counts: list[tuple[str, int]]  # (category label, responses), total last
+    sections: Sequence[tuple[str, Sequence[str]]]  # (heading, paragraphs)
+    counts: Sequence[tuple[str, int]]  # (category label, responses), total last
     annex_heading: str
     annex: str
     signature: list[str]
@@ -45,7 +47,7 @@ def build(session: Session, c: Consultation, *, lang: str, settings: Settings) -
         raise ConsultError(f"{c.slug!r}: the report needs the meeting summary (record it with hold-meeting)")
     w, org = Words(lang), settings.organisation
     title, group = pick(c.title, lang), org.text("group", lang)
-    counts = counts_by_category(session, c.id)  # type: ignore[arg-type]
+    counts = counts_by_category(session, key(c))
     total = sum(counts.values())
     day = lambda d: letter_date(d, lang) if d else "—"  # noqa: E731
     opened = day(local_date(c.opens_at, c.timezone) if c.opens_at else None)
@@ -54,7 +56,7 @@ def build(session: Session, c: Consultation, *, lang: str, settings: Settings) -
               "meeting_date": day(c.meeting_on), "meeting_place": c.meeting_place or "",
               "decided_on": day(c.decided_on), "letter": c.letter_number or "",
               "letter_date": day(c.letter_issued_on or c.letter_date)}  # fmt: skip
-    sections = [
+    sections: list[tuple[str, Sequence[str]]] = [
         (w("report_summary"), [w("report_summary_text", **values)]),
         (w("action"), [w("action_text")]),
         (w("references"), [org.text("references", lang)]),

@@ -27,8 +27,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlmodel import Session
 
 from config import Settings
-from flows.prefect_server import TemporaryPrefectServer
+from flows.prefect_server import PrefectServerError, TemporaryPrefectServer
 from flows.runtime import run_tick
+from states import ConsultError
 from store import lease
 from store.db import make_engine
 
@@ -59,12 +60,17 @@ class Clock:
             ttl = timedelta(seconds=3 * self.interval)
             if not lease.acquire(session=s, name=LEASE, holder=self.holder, now=wall_clock(), ttl=ttl):
                 return "another clock holds the lease"
-        result = run_tick(
-            settings=self.settings, now=self.settings.now or wall_clock(), server=self.server, announce=self.announce
-        )
+        try:
+            result = run_tick(
+                settings=self.settings, now=self.settings.now or wall_clock(), server=self.server,
+                announce=self.announce,
+            )  # fmt: skip
+        except (PrefectServerError, ConsultError) as exc:  # said in one line; the next firing tries again
+            self.announce(f"clock: tick not run: {exc}")
+            return "not run"
         if result is None:
             return "nothing due"
-        for line in result["actions"]:  # an operator watching `serve` sees what the clock did
+        for line in [*result["actions"], *result.get("notices", [])]:  # an operator watching `serve` sees it
             self.announce(f"clock: {line}")
         return f"{len(result['actions'])} action(s); mail: {result['mail']}"
 

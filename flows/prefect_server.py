@@ -53,6 +53,7 @@ def prefect_environment(data_dir: Path) -> dict[str, str]:
 
 def _die_with_parent(parent: int) -> Callable[[], None]:
     def setup() -> None:  # runs in the child between fork and exec
+        os.setsid()  # its own session: a Ctrl-C meant for `serve` reaches it only through our stop()
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
         if os.getppid() != parent:  # the parent died before prctl took effect
@@ -143,9 +144,7 @@ def prefect_api(
 ) -> Iterator[None]:
     """Flow runs inside this block talk to PREFECT_API_URL when set, else to `server`, else
     to a temporary server started for the block and stopped after it (`consult tick`)."""
-    for key, value in prefect_environment(data_dir).items():
-        os.environ.setdefault(key, value)  # read by Prefect at import, before any settings context
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
 
     if os.environ.get("PREFECT_API_URL"):
         yield
@@ -155,7 +154,8 @@ def prefect_api(
         server = own = TemporaryPrefectServer(data_dir=data_dir, announce=announce).start()
         announce("prefect: waiting for the temporary server before running the tick")
     try:
-        with temporary_settings(updates={PREFECT_API_URL: server.wait_ready()}):
+        home = prefect_environment(data_dir)["PREFECT_HOME"]
+        with temporary_settings(updates={PREFECT_API_URL: server.wait_ready(), PREFECT_HOME: home}):
             yield
     finally:
         if own is not None:

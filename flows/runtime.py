@@ -21,7 +21,7 @@ from store.db import make_engine
 def has_work(*, settings: Settings, now: datetime) -> bool:
     engine = make_engine(settings.database_url)
     try:
-        if work.due_consultations(engine=engine, now=now, limit=1):
+        if work.due_consultations(engine=engine, now=now, limit=1) or work.notices_due(engine=engine):
             return True
         return bool(settings.smtp_host) and work.mail_due(engine=engine, now=now) > 0
     finally:

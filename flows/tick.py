@@ -45,7 +45,8 @@ def advance_due_task(settings: Settings, now: datetime) -> dict:
     engine = make_engine(settings.database_url)
     try:
         report = work.advance_all_due(engine=engine, now=now, settings=settings)
-        return {"due": report.due, "actions": report.actions, "skipped": report.skipped, "to_write": report.compiled}
+        return {"due": report.due, "actions": report.actions, "skipped": report.skipped, "notices": report.notices,
+                "to_write": report.compiled}  # fmt: skip
     finally:
         engine.dispose()
 

@@ -17,12 +17,13 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from config import Settings
-from notifications.effects import advance
+from notifications import fanout
 from notifications.notices import queue_reminders, queue_staff_alert
 from notifications.outbox import Status
-from states import SYSTEM_ACTOR, ConsultError, Stage, Trigger
-from states.timers import due_alerts, due_reminder, due_transition
+from states import SYSTEM_ACTOR, Change, ConsultError, Stage, Trigger
+from states.clock import Alert, owed
 from store import consultations as repo
+from store import lifecycle
 from store.submissions import responded_emails
 from store.tables import OutboxMessage
 
@@ -33,11 +34,30 @@ class TickReport:
     actions: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # changed by another tick meanwhile
     compiled: list[int] = field(default_factory=list)  # consultations whose compilation is now due to be written
+    notices: list[str] = field(default_factory=list)  # transitions' notices fanned out to stakeholders
     mail: str = ""
 
     @property
     def idle(self) -> bool:
-        return not (self.due or self.actions or self.mail)
+        return not (self.due or self.actions or self.notices or self.mail)
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """What the clock did for one consultation, typed (the tick reads this, never text)."""
+
+    slug: str
+    fired: tuple[Change, ...] = ()
+    reminder: tuple[int, int] | None = None  # (days before the deadline, recipients)
+    alerts: tuple[Alert, ...] = ()
+
+    def lines(self) -> list[str]:
+        out = [f"{self.slug}: {c.from_stage} → {c.to_stage} ({c.trigger.dashed})" for c in self.fired]
+        if self.reminder is not None:
+            days, n = self.reminder
+            out.append(f"{self.slug}: reminder {days} day(s) before the deadline queued for {n} stakeholder(s)")
+        out += [f"{self.slug}: staff alert {a.value} queued" for a in self.alerts]
+        return out
 
 
 def due_consultations(*, engine: Engine, now: datetime, limit: int = 500) -> list[int]:
@@ -53,50 +73,62 @@ def mail_due(*, engine: Engine, now: datetime) -> int:
         return s.exec(query).one()
 
 
-def work_on(*, engine: Engine, consultation_id: int, now: datetime, settings: Settings) -> list[str]:
-    """Everything due for one consultation at `now`, in one transaction."""
-    policy, actions = settings.policy, []
+def notices_due(*, engine: Engine) -> int:
+    with Session(engine) as s:
+        return len(fanout.unqueued(session=s, limit=1))
+
+
+def work_on(*, engine: Engine, consultation_id: int, now: datetime, settings: Settings) -> Done:
+    """Everything the clock owes one consultation at `now` (states/clock.py), in one transaction."""
+    policy = settings.policy
     with Session(engine, expire_on_commit=False) as s:
         c = repo.get(session=s, ref=consultation_id)
-        while (trigger := due_transition(Stage(c.stage), repo.plan_of(c), now)) is not None:
-            entry = advance(session=s, consultation=c, trigger=trigger, actor=SYSTEM_ACTOR, now=now, settings=settings)
-            actions.append(f"{c.slug}: {entry.from_stage} → {entry.to_stage} ({trigger.dashed})")
-        stage, plan, marks = Stage(c.stage), repo.plan_of(c), repo.marks_of(c)
-        days = due_reminder(stage, plan, repo.offsets_of(c, policy), marks, now)
-        alerts = due_alerts(stage, plan, marks, now)
-        if days is not None:
-            responded = responded_emails(session=s, consultation_id=c.id)  # type: ignore[arg-type]
-            n = queue_reminders(
-                session=s, consultation=c, offset_days=days, now=now, mail=settings.mail, responded=responded
-            )
-            actions.append(f"{c.slug}: reminder {days} day(s) before the deadline queued for {n} stakeholder(s)")
-        for alert in alerts:
-            queue_staff_alert(session=s, consultation=c, kind=alert, now=now, mail=settings.mail)
-            actions.append(f"{c.slug}: staff alert {alert} queued")
+        owes = owed(Stage(c.stage), repo.plan_of(c), repo.offsets_of(c, policy), repo.marks_of(c), now)
+        fired = []
+        for trigger in owes.transitions:
+            result = lifecycle.fire(session=s, consultation=c, trigger=trigger, actor=SYSTEM_ACTOR, now=now,
+                                    policy=policy)  # fmt: skip
+            fired.append(result.change)
+        reminder = None
+        if owes.reminder_days is not None:
+            responded = responded_emails(session=s, consultation_id=repo.key(c))
+            n = queue_reminders(session=s, consultation=c, offset_days=owes.reminder_days, now=now,
+                                mail=settings.mail, responded=responded)  # fmt: skip
+            reminder = (owes.reminder_days, n)
+        for alert in owes.alerts:
+            queue_staff_alert(session=s, consultation=c, kind=alert.value, now=now, mail=settings.mail)
         repo.record_clock_work(
-            session=s, consultation=c, now=now, policy=policy, reminder_days=days, alerts=alerts
+            session=s,
+            consultation=c,
+            now=now,
+            policy=policy,
+            reminder_days=owes.reminder_days,
+            alerts=[a.value for a in owes.alerts],
         )  # always moves next_due_at on, even when this tick found nothing left to do
         s.commit()
-    return actions
+    return Done(c.slug, tuple(fired), reminder, owes.alerts)
 
 
 def advance_due(*, engine: Engine, ids: list[int], now: datetime, settings: Settings) -> TickReport:
     report = TickReport(due=len(ids))
     for consultation_id in ids:
         try:
-            actions = work_on(engine=engine, consultation_id=consultation_id, now=now, settings=settings)
-            report.actions += actions
-            if any(a.endswith(f"({Trigger.COMPILE.dashed})") for a in actions):
-                report.compiled.append(consultation_id)
+            done = work_on(engine=engine, consultation_id=consultation_id, now=now, settings=settings)
         except repo.ConflictError as exc:
             report.skipped.append(str(exc))
+            continue
         except ConsultError as exc:  # a guard refused: the data changed under the timer; say so, go on
             report.skipped.append(f"consultation {consultation_id}: {exc}")
+            continue
+        report.actions += done.lines()
+        if any(change.trigger is Trigger.COMPILE for change in done.fired):
+            report.compiled.append(consultation_id)
     return report
 
 
 def advance_all_due(*, engine: Engine, now: datetime, settings: Settings, batch: int = 500) -> TickReport:
-    """Batch after batch until nothing is due, or a batch makes no progress (left to the next tick)."""
+    """Batch after batch until nothing is due, or a batch makes no progress (left to the next
+    tick); then the notices those transitions (or earlier ones) owe the stakeholders."""
     total, seen = TickReport(), set[int]()
     while ids := [i for i in due_consultations(engine=engine, now=now, limit=batch) if i not in seen]:
         seen.update(ids)
@@ -105,6 +137,7 @@ def advance_all_due(*, engine: Engine, now: datetime, settings: Settings, batch:
         total.actions += report.actions
         total.skipped += report.skipped
         total.compiled += report.compiled
+    total.notices = [str(f) for f in fanout.fan_out_pending(engine=engine, now=now, mail=settings.mail)]
     return total
 
 

@@ -132,11 +132,12 @@ class _Ledger:
                 .returning(t.id, t.recipient_email, t.attempts)
             ).all()
             body = OutboxBody.__table__.c  # type: ignore[attr-defined]
-            raw = dict(
-                self.conn.execute(
+            raw: dict[int, bytes] = {
+                outbox_id: data
+                for outbox_id, data in self.conn.execute(
                     sa_select(body.outbox_id, body.raw).where(body.outbox_id.in_([r.id for r in rows]))
-                ).all()
-            )
+                )
+            }
         claimed = sorted(
             (Claimed(r.id, r.recipient_email, bytes(raw[r.id]), r.attempts) for r in rows), key=lambda c: c.id
         )

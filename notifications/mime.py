@@ -34,7 +34,9 @@ def _encoded(text: str) -> str:
     text = one_line(text)
     if text.isascii():
         return text
-    words, chunk, size = [], [], 0
+    words: list[str] = []
+    chunk: list[str] = []
+    size = 0
     for ch in text:
         n = len(ch.encode("utf-8"))
         if size + n > 45:  # 45 bytes → 60 base64 characters: the word fits a 76-column line
@@ -93,7 +95,9 @@ def build_bytes(
 
 
 def parse(raw: bytes) -> EmailMessage:
-    return message_from_bytes(raw, policy=policy.default)  # type: ignore[return-value]
+    message = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(message, EmailMessage)  # the default policy builds EmailMessage
+    return message
 
 
 def text_of(raw: bytes) -> str:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
-from states.errors import ConsultError
+from states.errors import ConsultError, NotFound
 from store.models import StakeholderCreate, first_error
 from store.tables import Stakeholder
 
@@ -118,6 +118,6 @@ def reachable(*, session: Session) -> list[Stakeholder]:
 def opt_out(*, session: Session, token: str, now: datetime) -> Stakeholder:
     stakeholder = session.exec(select(Stakeholder).where(Stakeholder.unsubscribe_token == token)).first()
     if stakeholder is None:
-        raise ConsultError("unknown or expired unsubscribe link")
+        raise NotFound("unknown or expired unsubscribe link")
     stakeholder.opted_out, stakeholder.updated_at = True, now
     return stakeholder

@@ -16,13 +16,13 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from states import Notice
+from states.clock import Alert
 from states.languages import LANGUAGES, RTL_LANGUAGES
-from states.timers import ALERT_NO_COMPILATION, ALERT_NO_SUMMARY
 from states.timing import zone
 
 HERE = Path(__file__).parent
 # The lifecycle's notices (states.Notice), reminders and receipts, and the staff alerts.
-PURPOSES = (*(n.value for n in Notice), "reminder", "receipt", ALERT_NO_COMPILATION, ALERT_NO_SUMMARY)
+PURPOSES = (*(n.value for n in Notice), "reminder", "receipt", *(a.value for a in Alert))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,16 @@
 """The consultation lifecycle: pure, no I/O, no SQLModel, Prefect, Jinja2 or SMTP.
 
-Guards take data and `now`; the storage layer calls `fire` inside its transaction.
+Guards take data and `now`; the lifecycle service (store/lifecycle.py) carries out a
+row of the table inside its transaction.
 """
 
+from states.contract import Actor, Changes, Param, ParamKind, Request, Role, Transition
 from states.errors import (
+    Conflict,
     ConsultError,
     GuardRefused,
+    Kind,
+    NotFound,
     TimingError,
     TriggerNotAllowed,
     UnknownTrigger,
@@ -13,14 +18,9 @@ from states.errors import (
 from states.guards import Facts
 from states.machine import Change, create, ensure_allowed, fire
 from states.replay import ReplayError, Step, replay
+from states.requests import parse_request
 from states.stages import FINAL_STAGES, SYSTEM_ACTOR, Notice, Stage, Trigger
-from states.table import (
-    TRANSITIONS,
-    Actor,
-    Transition,
-    allowed_triggers,
-    transition_for,
-)
+from states.table import TRANSITIONS, allowed_triggers, transition_for
 from states.timing import Plan, check_plan, deadline_instant, local_date, start_instant
 
 __all__ = [
@@ -29,12 +29,20 @@ __all__ = [
     "TRANSITIONS",
     "Actor",
     "Change",
+    "Changes",
+    "Conflict",
     "ConsultError",
     "Facts",
     "GuardRefused",
+    "Kind",
+    "NotFound",
     "Notice",
+    "Param",
+    "ParamKind",
     "Plan",
     "ReplayError",
+    "Request",
+    "Role",
     "Stage",
     "Step",
     "TimingError",
@@ -49,6 +57,7 @@ __all__ = [
     "ensure_allowed",
     "fire",
     "local_date",
+    "parse_request",
     "replay",
     "start_instant",
     "transition_for",

@@ -1,27 +1,56 @@
-"""Errors the domain raises. Each carries one line a person can act on.
+"""Errors the domain raises, by kind. Each carries one line a person can act on.
 
-`exit_code` follows the CLI contract: 2 for bad input, 1 for a refusal that is not the
-caller's mistake (a concurrent change).
+The kind is what the edges map, once each: the CLI to an exit code (cli/context.py), the
+web to an HTTP status and an HTML or JSON body (web/errors.py). Nothing else translates.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    BAD_INPUT = "bad_input"  # the request itself is wrong: fix it and retry (422, exit 2)
+    NOT_FOUND = "not_found"  # what it names does not exist (404, exit 2)
+    REFUSED = "refused"  # well-formed, but a rule of the lifecycle says no (422, exit 2)
+    CONFLICT = "conflict"  # the state moved, or is taken, under the caller (409, exit 1)
+    BUSY = "busy"  # the database could not answer in time: retry later (503, exit 1)
+    INTEGRITY = "integrity"  # the record contradicts itself: a fault to investigate (500, exit 1)
 
 
 class ConsultError(Exception):
-    exit_code = 2
+    kind = Kind.BAD_INPUT
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.kind in (Kind.CONFLICT, Kind.BUSY, Kind.INTEGRITY) else 2
+
+
+class NotFound(ConsultError):
+    kind = Kind.NOT_FOUND
+
+
+class Conflict(ConsultError):
+    """Someone else changed it first, or the name/number is already taken; nothing of this
+    attempt was written."""
+
+    kind = Kind.CONFLICT
+
+
+class Busy(ConsultError):
+    kind = Kind.BUSY
 
 
 class UnknownTrigger(ConsultError):
-    def __init__(self, text: str) -> None:
-        from states.stages import Trigger
-
-        names = ", ".join(t.dashed for t in Trigger)
-        super().__init__(f"unknown trigger {text!r}; triggers are: {names}")
+    def __init__(self, text: str, known: Iterable[str]) -> None:
+        super().__init__(f"unknown trigger {text!r}; triggers are: {', '.join(known)}")
 
 
-class TriggerNotAllowed(ConsultError):
+class TriggerNotAllowed(Conflict):
+    """The trigger exists but not from the consultation's current stage: a conflict with
+    where it stands now (another person may just have moved it)."""
+
     def __init__(self, *, stage: str, trigger: str, allowed: Iterable[str]) -> None:
         allowed = sorted(allowed)
         self.stage, self.trigger, self.allowed = stage, trigger, allowed
@@ -32,6 +61,8 @@ class TriggerNotAllowed(ConsultError):
 class GuardRefused(ConsultError):
     """A guard of the lifecycle table said no; the message says which rule and why."""
 
+    kind = Kind.REFUSED
+
     def __init__(self, *, trigger: str, rule: str, explanation: str) -> None:
         self.trigger, self.rule = trigger, rule
         super().__init__(f"{trigger} refused by rule {rule}: {explanation}")
@@ -39,6 +70,8 @@ class GuardRefused(ConsultError):
 
 class TimingError(ConsultError):
     """A consultation's dates break a timing rule of DESIGN §2."""
+
+    kind = Kind.REFUSED
 
     def __init__(self, rule: str, message: str) -> None:
         self.rule = rule

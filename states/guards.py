@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from states.stages import Stage
 from states.timing import Plan, check_plan, start_instant
 
 
@@ -22,6 +23,7 @@ class Facts:
     has_meeting_summary: bool = False
     reason: str | None = None
     new_deadline: datetime | None = None
+    letter_issued: bool = False
 
 
 def plan_complete(facts: Facts, now: datetime) -> bool:
@@ -72,6 +74,11 @@ def reason_given(facts: Facts, now: datetime) -> bool:
     return bool(facts.reason and facts.reason.strip())
 
 
+def letter_was_issued(facts: Facts, now: datetime) -> bool:
+    """Stakeholders hear of a cancellation only if a letter had invited them."""
+    return facts.letter_issued
+
+
 def new_deadline_later(facts: Facts, now: datetime) -> bool:
     """An extension must move the deadline later than both the current deadline and now."""
     new, old = facts.new_deadline, facts.plan.deadline
@@ -87,10 +94,8 @@ def extended_plan_in_order(facts: Facts, now: datetime) -> bool:
     return True
 
 
-def accepting_responses(stage: object, plan: Plan, now: datetime) -> bool:
+def accepting_responses(stage: Stage, plan: Plan, now: datetime) -> bool:
     """Responses are accepted while open, from opens_at to the deadline's last second."""
-    from states.stages import Stage
-
     return (
         stage is Stage.OPEN
         and plan.opens_at is not None

@@ -3,6 +3,9 @@
 `transitions` cannot sit on a SQLModel row (pydantic refuses the attributes it adds), and
 a Machine per object is costly, so one machine is shared and each firing binds a thin
 `_Subject` wrapper for the duration of the call (DESIGN §12).
+
+The guards are run once, here, before the machine moves: the first that says no is the
+refusal, named by its rule. The machine then makes the move the table allows.
 """
 
 from __future__ import annotations
@@ -12,12 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from transitions import EventData, Machine
+from transitions import Machine
 
+from states.contract import Transition
 from states.errors import ConsultError, GuardRefused, TriggerNotAllowed
 from states.guards import Facts
 from states.stages import Stage, Trigger
-from states.table import TRANSITIONS, Guard, allowed_triggers, creation_stage
+from states.table import TRANSITIONS, allowed_triggers, transition_for
 
 
 class HasStage(Protocol):
@@ -39,35 +43,12 @@ class _Subject:
         self._record.stage = Stage(value).value
 
 
-def _condition(guard: Guard):
-    def check(event: EventData) -> bool:
-        return guard(event.kwargs["facts"], event.kwargs["now"])
-
-    check.__name__ = guard.__name__
-    return check
-
-
 def _build_machine() -> Machine:
-    specs: list[dict[str, Any]] = []
-    for t in TRANSITIONS:
-        if not t.sources:
-            continue
-        specs.append(
-            {
-                "trigger": t.trigger.value,
-                "source": list(t.sources),
-                "dest": t.dest,
-                "conditions": [_condition(guard) for guard in t.guards],
-            }
-        )
+    specs: list[dict[str, Any]] = [
+        {"trigger": t.trigger.value, "source": list(t.sources), "dest": t.dest} for t in TRANSITIONS if t.sources
+    ]
     return Machine(
-        model=None,
-        states=Stage,
-        transitions=specs,
-        initial=None,
-        model_attribute="stage",
-        auto_transitions=False,
-        send_event=True,
+        model=None, states=Stage, transitions=specs, initial=None, model_attribute="stage", auto_transitions=False
     )
 
 
@@ -82,26 +63,25 @@ class Change:
     from_stage: Stage | None
     to_stage: Stage
     trigger: Trigger
+    row: Transition
 
 
-def _first_refusal(trigger: Trigger, stage: Stage | None, facts: Facts, now: datetime) -> GuardRefused | None:
-    from states.table import transition_for
-
-    transition = transition_for(stage, trigger)
-    assert transition is not None
-    for guard in transition.guards:
+def check_guards(row: Transition, facts: Facts, now: datetime) -> None:
+    """Raise the first guard's refusal (the first line of its docstring says why)."""
+    for guard in row.guards:
         if not guard(facts, now):
             reason = (guard.__doc__ or guard.__name__).strip().splitlines()[0]
-            return GuardRefused(trigger=trigger.dashed, rule=guard.__name__, explanation=reason)
-    return None
+            raise GuardRefused(trigger=row.trigger.dashed, rule=guard.__name__, explanation=reason)
 
 
-def ensure_allowed(stage: Stage, trigger: Trigger) -> None:
-    """Raise TriggerNotAllowed, naming the stage and what is allowed there."""
-    if trigger not in allowed_triggers(stage):
+def ensure_allowed(stage: Stage, trigger: Trigger) -> Transition:
+    """The row for `trigger` from `stage`; TriggerNotAllowed names the stage and what is allowed there."""
+    row = transition_for(stage, trigger)
+    if row is None:
         raise TriggerNotAllowed(
             stage=stage.value, trigger=trigger.dashed, allowed=[t.dashed for t in allowed_triggers(stage)]
         )
+    return row
 
 
 def fire(record: HasStage, trigger: Trigger, *, facts: Facts, now: datetime) -> Change:
@@ -112,27 +92,29 @@ def fire(record: HasStage, trigger: Trigger, *, facts: Facts, now: datetime) -> 
     """
     if now.tzinfo is None:
         raise ConsultError("now must be an aware datetime (UTC)")
+    row = ensure_allowed(Stage(record.stage), trigger)
+    check_guards(row, facts, now)
+    return move(record, row)
+
+
+def move(record: HasStage, row: Transition) -> Change:
+    """Make the row's move, its guards already checked (the lifecycle service checks them,
+    then applies the row, then moves)."""
     stage = Stage(record.stage)
-    ensure_allowed(stage, trigger)
     subject = _Subject(record)
     with _LOCK:
         _MACHINE.add_model(subject, initial=stage)
         try:
-            moved = subject.trigger(trigger.value, facts=facts, now=now)  # type: ignore[attr-defined]
+            subject.trigger(row.trigger.value)  # type: ignore[attr-defined]  # added by the machine
         finally:
             _MACHINE.remove_model(subject)
-    if not moved:
-        refusal = _first_refusal(trigger, stage, facts, now)
-        raise refusal or GuardRefused(trigger=trigger.dashed, rule="unknown", explanation="a guard refused")
-    return Change(from_stage=stage, to_stage=Stage(record.stage), trigger=trigger)
+    return Change(from_stage=stage, to_stage=Stage(record.stage), trigger=row.trigger, row=row)
 
 
 def create(trigger: Trigger, *, facts: Facts, now: datetime) -> Change:
     """The stage a new consultation starts in when created by `trigger` (propose or decide)."""
-    dest = creation_stage(trigger)
-    if dest is None:
+    row = transition_for(None, trigger)
+    if row is None:
         raise ConsultError(f"a consultation is created by propose or decide, not {trigger.dashed}")
-    refusal = _first_refusal(trigger, None, facts, now)
-    if refusal:
-        raise refusal
-    return Change(from_stage=None, to_stage=dest, trigger=trigger)
+    check_guards(row, facts, now)
+    return Change(from_stage=None, to_stage=row.dest, trigger=trigger, row=row)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from states.errors import ConsultError
+from states.errors import ConsultError, Kind
 from states.stages import Stage, Trigger
 from states.table import transition_for
 
 
 class ReplayError(ConsultError):
-    exit_code = 1
+    kind = Kind.INTEGRITY
 
 
 @dataclass(frozen=True, slots=True)

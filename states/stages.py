@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from states.errors import UnknownTrigger
+
 
 class Stage(StrEnum):
     PROPOSED = "proposed"
@@ -39,9 +41,7 @@ class Trigger(StrEnum):
         try:
             return cls(key)
         except ValueError:
-            from states.errors import UnknownTrigger
-
-            raise UnknownTrigger(text) from None
+            raise UnknownTrigger(text, (t.dashed for t in cls)) from None
 
     @property
     def dashed(self) -> str:

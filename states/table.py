@@ -1,76 +1,128 @@
-"""The lifecycle, declared once (DESIGN §2). Everything else derives from this table:
-the machine, the allowed-trigger lists, the audit replay and the README diagram."""
+"""The lifecycle, declared once (DESIGN §2): one row per trigger and source stages, each
+carrying the trigger's whole contract (states/contract.py). Everything else derives from
+this table: the machine, the allowed triggers, the clock's timers, what is due next, the
+CLI's options, the web's buttons and fields, the audit replay and the README diagram."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
+from datetime import datetime, timedelta
 
+from states import changes
 from states import guards as g
+from states.contract import Actor, Param, ParamKind, Transition
 from states.stages import FINAL_STAGES, Notice, Stage, Trigger
+from states.timing import Plan, start_instant
 
-Guard = Callable[[g.Facts, datetime], bool]
+CLOSE_AFTER = timedelta(seconds=1)  # the deadline's own last second still accepts responses
+
+REASON = Param("reason", ParamKind.TEXT, "why (kept in the audit log)", max_length=500)
+REASON_REQUIRED = Param("reason", ParamKind.TEXT, "told to stakeholders", required=True, max_length=500)
+LETTER_NUMBER = Param("letter_number", ParamKind.LETTER_NUMBER, "the registry's number, e.g. CL-17/30", max_length=20)
+SUMMARY = Param("meeting_summary", ParamKind.LONG_TEXT, "the summary agreed by the participants", required=True)
+NEW_DEADLINE = Param(
+    "new_deadline", ParamKind.DEADLINE, "a date (end of that day in the zone) or a date-time", required=True
+)
 
 
-class Actor(StrEnum):
-    """Who normally fires a trigger: staff by hand, or the clock's flows."""
-
-    STAFF = "staff"
-    TIMER = "timer"
-    FLOW = "flow"
+def letter_day(plan: Plan) -> datetime | None:
+    return start_instant(plan.letter_date, plan.timezone) if plan.letter_date else None
 
 
-@dataclass(frozen=True, slots=True)
-class Transition:
-    trigger: Trigger
-    sources: tuple[Stage, ...]
-    dest: Stage
-    by: Actor
-    guards: tuple[Guard, ...] = ()
-    creates: bool = False  # also creates a new consultation in `dest`
-    notice: Notice | None = None  # told to stakeholders, in the same transaction
+def opening(plan: Plan) -> datetime | None:
+    return plan.opens_at
+
+
+def after_deadline(plan: Plan) -> datetime | None:
+    return plan.deadline + CLOSE_AFTER if plan.deadline else None
+
+
+def meeting_day(plan: Plan) -> datetime | None:
+    return start_instant(plan.meeting_on, plan.timezone) if plan.meeting_on else None
 
 
 NON_FINAL = tuple(s for s in Stage if s not in FINAL_STAGES)
 
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(Trigger.PROPOSE, (), Stage.PROPOSED, Actor.STAFF, creates=True),
+    # Deciding a proposal needs the council's decision (a decision file): the CLI's
+    # `advance ID decide --file F`; the web form for it comes with the staff workspace.
     Transition(
-        Trigger.DECIDE, (Stage.PROPOSED,), Stage.DECIDED, Actor.STAFF, (g.plan_complete, g.plan_in_order), creates=True
-    ),
+        Trigger.DECIDE,
+        (Stage.PROPOSED,),
+        Stage.DECIDED,
+        Actor.STAFF,
+        guards=(g.plan_complete, g.plan_in_order),
+        creates=True,
+    ),  # fmt: skip
     Transition(
         Trigger.ISSUE_LETTER,
         (Stage.DECIDED,),
         Stage.LETTER_ISSUED,
         Actor.STAFF,
-        (g.plan_complete, g.plan_in_order, g.decision_taken, g.deadline_not_passed),
+        params=(LETTER_NUMBER,),
+        guards=(g.plan_complete, g.plan_in_order, g.decision_taken, g.deadline_not_passed),
+        apply=changes.issue_letter,
         notice=Notice.INVITATION,
+        due=letter_day,
+        irreversible=True,
+    ),  # fmt: skip
+    Transition(
+        Trigger.OPEN_SUBMISSIONS,
+        (Stage.LETTER_ISSUED,),
+        Stage.OPEN,
+        Actor.TIMER,
+        guards=(g.opening_reached,),
+        due=opening,
+    ),  # fmt: skip
+    Transition(
+        Trigger.CLOSE_SUBMISSIONS,
+        (Stage.OPEN,),
+        Stage.CLOSED,
+        Actor.TIMER,
+        guards=(g.deadline_passed,),
+        due=after_deadline,
+    ),  # fmt: skip
+    Transition(
+        Trigger.COMPILE, (Stage.CLOSED,), Stage.COMPILED, Actor.FLOW, notice=Notice.COMPILATION, due=after_deadline
     ),
-    Transition(Trigger.OPEN_SUBMISSIONS, (Stage.LETTER_ISSUED,), Stage.OPEN, Actor.TIMER, (g.opening_reached,)),
-    Transition(Trigger.CLOSE_SUBMISSIONS, (Stage.OPEN,), Stage.CLOSED, Actor.TIMER, (g.deadline_passed,)),
     # Staff may re-run the compilation: compiled → compiled records the re-run.
-    Transition(Trigger.COMPILE, (Stage.CLOSED, Stage.COMPILED), Stage.COMPILED, Actor.FLOW, notice=Notice.COMPILATION),
+    Transition(Trigger.COMPILE, (Stage.COMPILED,), Stage.COMPILED, Actor.STAFF, side=True),
     Transition(
         Trigger.HOLD_MEETING,
         (Stage.COMPILED,),
         Stage.MEETING_HELD,
         Actor.STAFF,
-        (g.meeting_day_reached, g.summary_recorded),
-    ),
-    Transition(Trigger.REPORT, (Stage.MEETING_HELD,), Stage.REPORTED, Actor.STAFF),
-    # Stakeholders hear of a cancellation only if a letter had invited them.
-    Transition(Trigger.CANCEL, NON_FINAL, Stage.CANCELLED, Actor.STAFF, (g.reason_given,), notice=Notice.CANCELLATION),
+        params=(SUMMARY,),
+        guards=(g.meeting_day_reached, g.summary_recorded),
+        apply=changes.hold_meeting,
+        due=meeting_day,
+        irreversible=True,
+    ),  # fmt: skip
+    Transition(Trigger.REPORT, (Stage.MEETING_HELD,), Stage.REPORTED, Actor.STAFF, irreversible=True),
+    Transition(
+        Trigger.CANCEL,
+        NON_FINAL,
+        Stage.CANCELLED,
+        Actor.STAFF,
+        params=(REASON_REQUIRED,),
+        guards=(g.reason_given,),
+        notice=Notice.CANCELLATION,
+        notice_if=g.letter_was_issued,
+        side=True,
+        irreversible=True,
+    ),  # fmt: skip
     # From closed only until compiled: reopening after the compilation would orphan it.
     Transition(
         Trigger.EXTEND_DEADLINE,
         (Stage.OPEN, Stage.CLOSED),
         Stage.OPEN,
         Actor.STAFF,
-        (g.new_deadline_later, g.extended_plan_in_order),
+        params=(NEW_DEADLINE, REASON),
+        guards=(g.new_deadline_later, g.extended_plan_in_order),
+        apply=changes.extend_deadline,
         notice=Notice.DEADLINE_EXTENDED,
-    ),
+        side=True,
+    ),  # fmt: skip
 )
 
 
@@ -82,10 +134,34 @@ def transition_for(stage: Stage | None, trigger: Trigger) -> Transition | None:
     return None
 
 
+def rows_from(stage: Stage) -> list[Transition]:
+    return [t for t in TRANSITIONS if stage in t.sources]
+
+
 def allowed_triggers(stage: Stage) -> list[Trigger]:
-    return [t.trigger for t in TRANSITIONS if stage in t.sources]
+    return [t.trigger for t in rows_from(stage)]
+
+
+def staff_rows(stage: Stage) -> list[Transition]:
+    """What staff may fire by hand from `stage`: the buttons and forms of the board."""
+    return [t for t in rows_from(stage) if t.by is Actor.STAFF and t.role is not None]
+
+
+def next_row(stage: Stage) -> Transition | None:
+    """The stage's next step on the main path (what the board shows as due next)."""
+    return next((t for t in rows_from(stage) if not t.side), None)
 
 
 def creation_stage(trigger: Trigger) -> Stage | None:
     t = transition_for(None, trigger)
     return t.dest if t else None
+
+
+def params_of(trigger: Trigger) -> tuple[Param, ...]:
+    """Every parameter any row of `trigger` takes (for the CLI's options and help)."""
+    seen: dict[str, Param] = {}
+    for t in TRANSITIONS:
+        if t.trigger is trigger:
+            for p in t.params:
+                seen.setdefault(p.name, p)
+    return tuple(seen.values())

@@ -41,11 +41,15 @@ def _instant(raw: dict[str, Any], key: str, where: str, tz: str, *, end_of_day: 
     return deadline_instant(value, tz) if end_of_day else start_instant(value, tz)
 
 
-def parse_decision(raw: dict[str, Any], *, policy: Policy, where: str = "decision") -> ConsultationCreate:
+def parse_decision(
+    raw: dict[str, Any], *, policy: Policy, where: str = "decision", default_timezone: str | None = None
+) -> ConsultationCreate:
+    """A council decision from a decision file's fields. Without `timezone`, the zone is
+    `default_timezone` (CONSULT_TIMEZONE), else the policy's."""
     unknown = sorted(set(raw) - KEYS)
     if unknown:
         raise ConsultError(f"{where}: unknown key {unknown[0]!r}; the format has: {', '.join(sorted(KEYS))}")
-    tz = raw.get("timezone", policy.timezone)
+    tz = raw.get("timezone", default_timezone or policy.timezone)
     if not isinstance(tz, str):
         raise ConsultError(f"{where}: field 'timezone': expected an IANA name such as Europe/Geneva")
     validated({"slug": raw.get("slug", ""), "title": raw.get("title") or {}, "timezone": tz}, where=where)
@@ -56,7 +60,7 @@ def parse_decision(raw: dict[str, Any], *, policy: Policy, where: str = "decisio
     opens_at = _instant(raw, "opens_at", where, tz, end_of_day=False)
     if opens_at is None and letter_date is not None:
         opens_at = start_instant(letter_date, tz)
-    data = {
+    data: dict[str, Any] = {
         **{k: raw[k] for k in ("slug", "title", "meeting_place", "contact_name", "contact_email") if k in raw},
         **{k: raw[k] for k in ("min_open_days", "meeting_gap_days") if k in raw},
         **({"reminder_offsets": raw["reminder_offsets_days"]} if "reminder_offsets_days" in raw else {}),
@@ -83,5 +87,5 @@ def read_raw(path: Path) -> dict[str, Any]:
         raise ConsultError(f"{path}: not valid TOML: {exc}") from None
 
 
-def read_decision_file(path: Path, *, policy: Policy) -> ConsultationCreate:
-    return parse_decision(read_raw(path), policy=policy, where=str(path))
+def read_decision_file(path: Path, *, policy: Policy, default_timezone: str | None = None) -> ConsultationCreate:
+    return parse_decision(read_raw(path), policy=policy, where=str(path), default_timezone=default_timezone)

@@ -57,7 +57,7 @@ def _from_csv(record: dict[str, Any]) -> dict[str, Any]:
     """answer_1, answer_2, … columns become the answers; empty cells are absent values."""
 
     def is_answer(key: str | None) -> bool:
-        return bool(key) and key.startswith("answer_") and key[7:].isdigit()  # type: ignore[union-attr]
+        return key is not None and key.startswith("answer_") and key[7:].isdigit()
 
     answers = [{"question": int(k[7:]), "text": v} for k, v in record.items() if is_answer(k) and v]
     fields = {k: v for k, v in record.items() if k and not is_answer(k) and v not in (None, "")}

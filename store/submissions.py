@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from states import Stage
-from states.errors import ConsultError
+from states.errors import Conflict, ConsultError, NotFound
 from states.guards import accepting_responses
 from store.consultations import plan_of
 from store.models import Answer, SubmissionCreate
@@ -21,11 +21,11 @@ from store.statements import bound_value, insert_new, insert_rows
 from store.tables import Consultation, Submission
 
 
-class NotAccepting(ConsultError):
+class NotAccepting(Conflict):
     """The consultation does not take responses now (not yet open, or closed)."""
 
 
-class AlreadyResponded(ConsultError):
+class AlreadyResponded(Conflict):
     """This address already sent a different response to this consultation."""
 
 
@@ -111,18 +111,9 @@ def responded_emails(*, session: Session, consultation_id: int) -> frozenset[str
 def set_published(*, session: Session, reference: str, published: bool) -> Submission:
     row = session.exec(select(Submission).where(Submission.reference == reference)).first()
     if row is None:
-        raise ConsultError(f"no response {reference!r}")
+        raise NotFound(f"no response {reference!r}")
     row.published = published
     return row
-
-
-def public_view(s: Submission) -> dict[str, Any]:
-    """What anyone may read: never the e-mail address."""
-    return {
-        "reference": s.reference, "name": s.name, "organisation": s.organisation, "category": s.category,
-        "country": s.country, "language": s.language, "summary": s.summary, "answers": s.answers,
-        "has_attachment": s.attachment_path is not None, "received_at": s.received_at.isoformat(),
-    }  # fmt: skip
 
 
 IMPORTABLE = frozenset({Stage.OPEN, Stage.CLOSED})

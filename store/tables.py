@@ -169,3 +169,23 @@ class StaffUser(SQLModel, table=True):
     name: str = Field(max_length=80, unique=True)
     password_hash: str = Field(max_length=200)  # argon2
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class PendingNotice(SQLModel, table=True):
+    """A notice a transition owes the stakeholders, recorded in the transition's own
+    transaction (a transactional outbox of notices). Fanning it out to one message per
+    stakeholder happens after the commit (notifications/fanout.py): a letter to thousands
+    of stakeholders never holds the request or the transaction that issued it, and a crash
+    in between loses nothing, since the next tick fans out what is still unqueued."""
+
+    __tablename__ = "pending_notice"
+    __table_args__ = (Index("ix_pending_notice_unqueued", "queued_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    consultation_id: int = Field(foreign_key="consultation.id")
+    notice: str = Field(max_length=20)
+    audit_seq: int  # the transition that caused it
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    queued_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    messages: int | None = None  # how many messages the fan-out queued

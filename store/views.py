@@ -1,60 +1,154 @@
-"""Public, JSON-ready views of a consultation: what the API and `--json` show.
+"""Public, JSON-ready views: what the API answers (its OpenAPI response schemas) and what
+`--json` prints — the same pydantic models, so the two cannot drift apart.
 
 Never includes stakeholder e-mails; the contact e-mail is the secretariat's own, printed
-on the circular letter.
+on the circular letter. Instants are ISO 8601 in UTC with `+00:00`, as the CLI always wrote.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from states import Stage, allowed_triggers
-from states.schedule import next_due
+from states.clock import next_step
 from store.consultations import plan_of
-from store.tables import AuditEntry, Consultation
+from store.tables import AuditEntry, Consultation, Submission
+
+Instant = Annotated[datetime, PlainSerializer(lambda v: v.isoformat(), return_type=str)]
 
 
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
+class View(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    def json_ready(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
 
 
-def consultation_view(c: Consultation, *, now: datetime) -> dict[str, Any]:
-    due = next_due(Stage(c.stage), plan_of(c))
+class NextDue(View):
+    trigger: str = Field(description="The trigger, dashed (issue-letter).")
+    at: Instant | None = Field(description="When it falls due; null: whenever staff act.")
+    overdue: bool
+
+
+class Question(View):
+    number: int
+    text: dict[str, str] = Field(description="By language code.")
+
+
+class ConsultationView(View):
+    id: int
+    slug: str
+    stage: Stage
+    title: dict[str, str]
+    questions: list[Question]
+    timezone: str
+    decided_on: date | None
+    letter_date: date | None
+    opens_at: Instant | None
+    deadline: Instant | None
+    meeting_on: date | None
+    meeting_place: str | None
+    contact_name: str | None
+    contact_email: str | None
+    letter_number: str | None
+    letter_issued_on: date | None
+    meeting_summary: str | None
+    allowed_triggers: list[str]
+    next_due: NextDue | None
+    version: int
+
+
+class AuditView(View):
+    seq: int
+    from_stage: Stage | None = Field(alias="from")
+    to_stage: Stage = Field(alias="to")
+    trigger: str
+    actor: str
+    at: Instant
+    reason: str | None
+    details: dict[str, Any]
+
+
+class ConsultationDetail(ConsultationView):
+    audit: list[AuditView]
+
+
+class Created(ConsultationView):
+    warnings: list[str]
+
+
+class Fired(View):
+    consultation: ConsultationView
+    audit: AuditView
+
+
+class ResponseView(View):
+    """A published response, as anyone may read it."""
+
+    reference: str
+    name: str
+    organisation: str | None
+    category: str
+    country: str
+    language: str
+    summary: str
+    answers: list[dict[str, Any]]
+    has_attachment: bool
+    received_at: Instant
+
+
+class Receipt(ResponseView):
+    created: bool
+
+
+class Health(View):
+    status: str
+    now: Instant
+
+
+def consultation_view(c: Consultation, *, now: datetime) -> ConsultationView:
+    return ConsultationView(**_consultation_fields(c, now))
+
+
+def _consultation_fields(c: Consultation, now: datetime) -> dict[str, Any]:
+    stage = Stage(c.stage)
+    due = next_step(stage, plan_of(c))
+    assert c.id is not None
     return {
-        "id": c.id,
-        "slug": c.slug,
-        "stage": c.stage,
-        "title": c.title,
-        "questions": [{"number": n, "text": q} for n, q in enumerate(c.questions, start=1)],
-        "timezone": c.timezone,
-        "decided_on": _iso(c.decided_on),
-        "letter_date": _iso(c.letter_date),
-        "opens_at": _iso(c.opens_at),
-        "deadline": _iso(c.deadline),
-        "meeting_on": _iso(c.meeting_on),
-        "meeting_place": c.meeting_place,
-        "contact_name": c.contact_name,
-        "contact_email": c.contact_email,
-        "letter_number": c.letter_number,
-        "letter_issued_on": _iso(c.letter_issued_on),
-        "meeting_summary": c.meeting_summary,
-        "allowed_triggers": [t.dashed for t in allowed_triggers(Stage(c.stage))],
-        "next_due": None
-        if due is None
-        else {"trigger": due.trigger.dashed, "at": _iso(due.at), "overdue": due.overdue(now)},
+        "id": c.id, "slug": c.slug, "stage": stage, "title": c.title,
+        "questions": [Question(number=n, text=q) for n, q in enumerate(c.questions, start=1)],
+        "timezone": c.timezone, "decided_on": c.decided_on, "letter_date": c.letter_date, "opens_at": c.opens_at,
+        "deadline": c.deadline, "meeting_on": c.meeting_on, "meeting_place": c.meeting_place,
+        "contact_name": c.contact_name, "contact_email": c.contact_email, "letter_number": c.letter_number,
+        "letter_issued_on": c.letter_issued_on, "meeting_summary": c.meeting_summary,
+        "allowed_triggers": [t.dashed for t in allowed_triggers(stage)],
+        "next_due": None if due is None else NextDue(trigger=due.trigger.dashed, at=due.at, overdue=due.overdue(now)),
         "version": c.version,
-    }
+    }  # fmt: skip
 
 
-def audit_view(e: AuditEntry) -> dict[str, Any]:
-    return {
-        "seq": e.seq,
-        "from": e.from_stage,
-        "to": e.to_stage,
-        "trigger": e.trigger,
-        "actor": e.actor,
-        "at": _iso(e.at),
-        "reason": e.reason,
-        "details": e.details,
-    }
+def detail_view(c: Consultation, audit: list[AuditEntry], *, now: datetime) -> ConsultationDetail:
+    return ConsultationDetail(**_consultation_fields(c, now), audit=[audit_view(e) for e in audit])
+
+
+def created_view(c: Consultation, warnings: list[str], *, now: datetime) -> Created:
+    return Created(**_consultation_fields(c, now), warnings=warnings)
+
+
+def audit_view(e: AuditEntry) -> AuditView:
+    return AuditView(
+        seq=e.seq, from_stage=Stage(e.from_stage) if e.from_stage else None, to_stage=Stage(e.to_stage),
+        trigger=e.trigger, actor=e.actor, at=e.at, reason=e.reason, details=e.details,
+    )  # fmt: skip
+
+
+def response_view(s: Submission) -> ResponseView:
+    """What anyone may read: never the e-mail address."""
+    return ResponseView(
+        reference=s.reference, name=s.name, organisation=s.organisation, category=s.category, country=s.country,
+        language=s.language, summary=s.summary, answers=s.answers, has_attachment=s.attachment_path is not None,
+        received_at=s.received_at,
+    )  # fmt: skip

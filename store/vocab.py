@@ -15,4 +15,5 @@ _NOT_ISO = frozenset({"AC", "CP", "CQ", "DG", "EA", "EU", "EZ", "IC", "QO", "TA"
 @cache
 def country_codes() -> frozenset[str]:
     """ISO 3166-1 alpha-2, from the CLDR data Babel ships (no list of our own to keep)."""
-    return frozenset(c for c in Locale("en").territories if len(c) == 2 and c.isalpha() and c not in _NOT_ISO)
+    codes = (c for c in Locale("en").territories if isinstance(c, str))
+    return frozenset(c for c in codes if len(c) == 2 and c.isalpha() and c not in _NOT_ISO)

@@ -10,6 +10,7 @@ from config import Policy
 from states import Trigger
 from store import consultations as repo
 from store.db import make_engine
+from tests.factories import change_stage
 
 
 def fire_once(url: str, slug: str, trigger: str, now_iso: str, barrier, results) -> None:
@@ -19,7 +20,7 @@ def fire_once(url: str, slug: str, trigger: str, now_iso: str, barrier, results)
             c = repo.get(session=session, ref=slug)
             barrier.wait(timeout=30)  # both have read version N before either writes
             try:
-                repo.change_stage(
+                change_stage(
                     session=session, consultation=c, trigger=Trigger(trigger), actor="staff:race",
                     now=datetime.fromisoformat(now_iso), policy=Policy(),
                 )  # fmt: skip

@@ -110,13 +110,17 @@ def test_staff_start_issue_and_watch_the_board(server: str, browser) -> None:
     page.fill("input[name=deadline]", "2017-09-15")
     page.fill("input[name=meeting_on]", "2017-10-15")
     page.click("#create")
-    page.wait_for_url(f"{server}/staff?message=created+gender-2017")
+    page.wait_for_url(f"{server}/staff?done=created+gender-2017")
+    assert page.locator("p.ok").inner_text() == "created gender-2017"  # a success, not in the error box
     decided = page.locator('section[data-stage="decided"] .card[data-slug="gender-2017"]')
     assert decided.count() == 1
     page.screenshot(path=str(ARTIFACTS / "staff-decided.png"), full_page=True)
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))  # issuing is irreversible
     page.click('section[data-stage="decided"] button[data-trigger="issue-letter"][data-slug="gender-2017"]')
     page.wait_for_selector('section[data-stage="letter_issued"] .card[data-slug="gender-2017"]')
     assert page.locator('section[data-stage="decided"] .card[data-slug="gender-2017"]').count() == 0
+    assert asked and "cannot be undone" in asked[0]
     page.screenshot(path=str(ARTIFACTS / "staff-letter-issued.png"), full_page=True)
     page.goto(f"{server}/?lang=en")
     assert page.locator('section[data-stage="letter_issued"] .card[data-slug="gender-2017"]').count() == 1

@@ -25,7 +25,7 @@ from store import consultations as repo
 from store.decision_file import read_decision_file
 from store.models import SubmissionCreate
 from store.submissions import submit
-from tests.factories import POLICY, STAFF, consultation_in, geneva
+from tests.factories import POLICY, STAFF, change_stage, consultation_in, geneva
 
 OTT = Path(__file__).parents[1] / "demo" / "data" / "ott-2017.toml"
 SETTINGS = Settings(policy=POLICY)
@@ -36,7 +36,7 @@ def ott_letter(session: Session):
     data = read_decision_file(OTT, policy=POLICY)
     c = repo.create_consultation(session=session, data=data, proposed=False, actor=STAFF,
                                  now=geneva(date(2017, 5, 25), 15), policy=POLICY).consultation  # fmt: skip
-    repo.change_stage(session=session, consultation=c, trigger=Trigger.ISSUE_LETTER, actor=STAFF,
+    change_stage(session=session, consultation=c, trigger=Trigger.ISSUE_LETTER, actor=STAFF,
                       now=geneva(date(2017, 6, 14)), policy=POLICY, letter_number="CL-17/30")  # fmt: skip
     session.commit()
     return c
@@ -97,7 +97,7 @@ def _issue(url: str, slug: str, barrier, results) -> None:
     with Session(engine, expire_on_commit=False) as s:
         c = repo.get(session=s, ref=slug)
         barrier.wait(timeout=30)
-        repo.change_stage(session=s, consultation=c, trigger=Trigger.ISSUE_LETTER, actor="staff:race",
+        change_stage(session=s, consultation=c, trigger=Trigger.ISSUE_LETTER, actor="staff:race",
                           now=datetime(2017, 6, 14, 8, tzinfo=UTC), policy=POLICY)  # fmt: skip
         s.commit()
         results.put(c.letter_number)

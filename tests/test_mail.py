@@ -15,14 +15,13 @@ from sqlmodel import Session, select
 from config import MailSettings, Settings
 from notifications import registry
 from notifications.delivery import SmtpServer, deliver
-from notifications.effects import advance
 from notifications.mime import text_of
 from notifications.notices import queue_reminders, queue_to_stakeholders
 from notifications.outbox import raw_of
 from states import Stage, Trigger
 from store.models import StakeholderCreate
 from store.tables import OutboxMessage, Stakeholder
-from tests.factories import POLICY, STAFF, consultation_in, geneva
+from tests.factories import POLICY, STAFF, advance, consultation_in, geneva
 from tests.smtp import SmtpTestServer
 
 MAIL = MailSettings(

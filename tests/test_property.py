@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session
 
-from states import ConsultError, Stage, Trigger, transition_for
+from states import ConsultError, Stage, Trigger, TriggerNotAllowed, transition_for
 from store import consultations as repo
-from tests.factories import POLICY, STAFF, decision, geneva, unique_slug
+from tests.factories import POLICY, STAFF, change_stage, decision, geneva, unique_slug
 
 steps = st.lists(
     st.tuples(
@@ -44,10 +44,14 @@ def test_random_sequences_stay_in_the_table(session: Session, proposed: bool, se
         if trigger is Trigger.HOLD_MEETING and with_text:
             request["meeting_summary"] = "agreed"
         try:
-            entry = repo.change_stage(
+            entry = change_stage(
                 session=session, consultation=c, trigger=trigger, actor=STAFF, now=now, policy=POLICY, **request
             )
             session.commit()
+        except TriggerNotAllowed:  # a refusal by the table: the stage stays
+            session.rollback()
+            session.refresh(c)
+            assert c.stage == before.value
         except repo.ConflictError:
             raise
         except ConsultError:

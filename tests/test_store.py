@@ -15,7 +15,7 @@ from states import ConsultError, GuardRefused, Stage, TimingError, Trigger, Trig
 from states.timing import deadline_instant
 from store import consultations as repo
 from store.db import _alembic_config
-from tests.factories import POLICY, STAFF, consultation_in, decision, geneva
+from tests.factories import POLICY, STAFF, change_stage, consultation_in, decision, geneva
 
 
 def test_create_decided_writes_first_audit_row(session: Session) -> None:
@@ -83,10 +83,10 @@ def test_whole_lifecycle_and_replay(session: Session) -> None:
 def test_refused_trigger_writes_nothing(session: Session) -> None:
     c = consultation_in(session, Stage.OPEN)
     with pytest.raises(TriggerNotAllowed, match="allowed there: cancel, close-submissions, extend-deadline"):
-        repo.change_stage(session=session, consultation=c, trigger=Trigger.REPORT, actor=STAFF,
+        change_stage(session=session, consultation=c, trigger=Trigger.REPORT, actor=STAFF,
                           now=geneva(date(2017, 7, 1)), policy=POLICY)  # fmt: skip
     with pytest.raises(GuardRefused):
-        repo.change_stage(session=session, consultation=c, trigger=Trigger.CLOSE_SUBMISSIONS, actor=STAFF,
+        change_stage(session=session, consultation=c, trigger=Trigger.CLOSE_SUBMISSIONS, actor=STAFF,
                           now=geneva(date(2017, 7, 1)), policy=POLICY)  # fmt: skip
     session.commit()
     session.refresh(c)
@@ -98,11 +98,11 @@ def test_stale_copy_gets_a_conflict_and_writes_nothing(session: Session, engine:
     c = consultation_in(session, Stage.LETTER_ISSUED)
     with Session(engine, expire_on_commit=False) as other:
         stale = repo.get(session=other, ref=c.slug)
-        repo.change_stage(session=session, consultation=c, trigger=Trigger.CANCEL, actor=STAFF,
+        change_stage(session=session, consultation=c, trigger=Trigger.CANCEL, actor=STAFF,
                           now=geneva(date(2017, 6, 15)), policy=POLICY, reason="withdrawn")  # fmt: skip
         session.commit()
         with pytest.raises(repo.ConflictError, match="changed by someone else"):
-            repo.change_stage(session=other, consultation=stale, trigger=Trigger.OPEN_SUBMISSIONS, actor=STAFF,
+            change_stage(session=other, consultation=stale, trigger=Trigger.OPEN_SUBMISSIONS, actor=STAFF,
                               now=geneva(date(2017, 6, 15)), policy=POLICY)  # fmt: skip
     session.refresh(c)
     assert c.stage == "cancelled"
@@ -119,7 +119,7 @@ def test_audit_log_is_append_only_in_the_database(session: Session, engine: Engi
 def test_extend_deadline_from_closed_reopens_and_records_both_dates(session: Session) -> None:
     c = consultation_in(session, Stage.CLOSED)
     new = deadline_instant(date(2017, 8, 26), "Europe/Geneva")
-    entry = repo.change_stage(session=session, consultation=c, trigger=Trigger.EXTEND_DEADLINE, actor=STAFF,
+    entry = change_stage(session=session, consultation=c, trigger=Trigger.EXTEND_DEADLINE, actor=STAFF,
                               now=geneva(date(2017, 8, 20), 9), policy=POLICY, new_deadline=new,
                               reason="requests for more time")  # fmt: skip
     session.commit()
@@ -131,7 +131,7 @@ def test_extend_deadline_from_closed_reopens_and_records_both_dates(session: Ses
 def test_extension_after_compilation_is_refused(session: Session) -> None:
     c = consultation_in(session, Stage.COMPILED)
     with pytest.raises(TriggerNotAllowed, match="'compiled'"):
-        repo.change_stage(session=session, consultation=c, trigger=Trigger.EXTEND_DEADLINE, actor=STAFF,
+        change_stage(session=session, consultation=c, trigger=Trigger.EXTEND_DEADLINE, actor=STAFF,
                           now=geneva(date(2017, 8, 21)), policy=POLICY,
                           new_deadline=deadline_instant(date(2017, 8, 26), "Europe/Geneva"))  # fmt: skip
 
@@ -139,7 +139,7 @@ def test_extension_after_compilation_is_refused(session: Session) -> None:
 def test_extension_into_the_meeting_is_a_timing_error(session: Session) -> None:
     c = consultation_in(session, Stage.OPEN)
     with pytest.raises(TimingError, match="deadline_before_meeting"):
-        repo.change_stage(session=session, consultation=c, trigger=Trigger.EXTEND_DEADLINE, actor=STAFF,
+        change_stage(session=session, consultation=c, trigger=Trigger.EXTEND_DEADLINE, actor=STAFF,
                           now=geneva(date(2017, 8, 1)), policy=POLICY,
                           new_deadline=deadline_instant(date(2017, 9, 20), "Europe/Geneva"))  # fmt: skip
 
@@ -148,7 +148,7 @@ def test_letter_numbers_per_year_and_recorded_numbers(session: Session) -> None:
     first = consultation_in(session, Stage.LETTER_ISSUED)
     assert first.letter_number == "CL-17/1"
     c = consultation_in(session, Stage.DECIDED)
-    repo.change_stage(session=session, consultation=c, trigger=Trigger.ISSUE_LETTER, actor=STAFF,
+    change_stage(session=session, consultation=c, trigger=Trigger.ISSUE_LETTER, actor=STAFF,
                       now=geneva(date(2017, 6, 14)), policy=POLICY, letter_number="CL-17/30")  # fmt: skip
     session.commit()
     assert c.letter_number == "CL-17/30" and c.letter_issued_on == date(2017, 6, 14)
@@ -157,7 +157,7 @@ def test_letter_numbers_per_year_and_recorded_numbers(session: Session) -> None:
     d = consultation_in(session, Stage.DECIDED)
     for bad, message in (("CL-17/30", "already used"), ("CL-16/2", "year 2017"), ("17/30", "form CL-YY/NN")):
         with pytest.raises(ConsultError, match=message):
-            repo.change_stage(session=session, consultation=d, trigger=Trigger.ISSUE_LETTER, actor=STAFF,
+            change_stage(session=session, consultation=d, trigger=Trigger.ISSUE_LETTER, actor=STAFF,
                               now=geneva(date(2017, 6, 14)), policy=POLICY, letter_number=bad)  # fmt: skip
     assert d.stage == "decided"
 
@@ -165,7 +165,7 @@ def test_letter_numbers_per_year_and_recorded_numbers(session: Session) -> None:
 def test_meeting_summary_is_locked_once_recorded(session: Session) -> None:
     c = consultation_in(session, Stage.MEETING_HELD)
     with pytest.raises(ConsultError, match="recorded with hold-meeting only"):
-        repo.change_stage(session=session, consultation=c, trigger=Trigger.REPORT, actor=STAFF,
+        change_stage(session=session, consultation=c, trigger=Trigger.REPORT, actor=STAFF,
                           now=geneva(date(2017, 10, 1)), policy=POLICY, meeting_summary="rewritten")  # fmt: skip
     assert c.meeting_summary == "Agreed summary."
 
@@ -173,7 +173,7 @@ def test_meeting_summary_is_locked_once_recorded(session: Session) -> None:
 def test_record_decision_on_a_proposal_then_decide(session: Session) -> None:
     c = consultation_in(session, Stage.PROPOSED)
     repo.record_decision(session=session, consultation=c, data=decision(slug=c.slug, deadline=date(2017, 8, 26)))
-    repo.change_stage(session=session, consultation=c, trigger=Trigger.DECIDE, actor=STAFF,
+    change_stage(session=session, consultation=c, trigger=Trigger.DECIDE, actor=STAFF,
                       now=geneva(date(2017, 5, 25), 15), policy=POLICY)  # fmt: skip
     session.commit()
     assert c.stage == "decided" and c.deadline == deadline_instant(date(2017, 8, 26), "Europe/Geneva")

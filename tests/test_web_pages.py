@@ -175,7 +175,9 @@ def test_unsubscribe_one_click(client: TestClient, session: Session) -> None:  #
     assert client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"}).status_code == 200
     session.expire_all()
     assert registry.list_stakeholders(session=session)[0].opted_out
-    assert client.post("/unsubscribe/nonsense").status_code == 422
+    unknown = client.post("/unsubscribe/nonsense", headers={"Accept-Language": "fr"})
+    assert unknown.status_code == 404 and unknown.headers["content-type"].startswith("text/html")
+    assert 'lang="fr"' in unknown.text and "Introuvable" in unknown.text
 
 
 def test_letter_and_compilation_are_linked(client: TestClient, session: Session) -> None:  # noqa: F811

@@ -1,39 +1,59 @@
 """The JSON API (DESIGN §6). Staff routes take HTTP Basic credentials of a staff user,
-or the staff session cookie with the X-CSRF-Token header."""
+or the staff session cookie with the X-CSRF-Token header. Every answer has a response
+model (store/views.py, shared with `--json`), so the OpenAPI schema describes it; errors
+are mapped by kind in web/errors.py.
+
+Routes that touch the database are plain `def` (FastAPI runs them in its thread pool), so
+the event loop is never blocked; a transition's notices are fanned out to stakeholders in
+the background, after the answer (notifications/fanout.py).
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, HTTPException, Request, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from icalendar import Alarm, Calendar, Event
-from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlmodel import Session, select
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from sqlmodel import select
 
-from notifications.effects import advance
-from states import Stage, Trigger, deadline_instant
-from states.errors import ConsultError
+from states import ConsultError, Stage, Trigger, parse_request
 from states.languages import pick
+from states.machine import ensure_allowed
+from states.table import TRANSITIONS
 from store import consultations as repo
-from store import submissions
+from store import lifecycle, submissions
 from store.decision_file import parse_decision
 from store.models import SubmissionCreate
 from store.staff import verify_staff
 from store.tables import Consultation
-from store.views import audit_view, consultation_view
-from web.app import session_for, web
+from store.views import (
+    ConsultationDetail,
+    ConsultationView,
+    Created,
+    Fired,
+    Health,
+    Receipt,
+    ResponseView,
+    audit_view,
+    consultation_view,
+    created_view,
+    detail_view,
+    response_view,
+)
+from web.context import DB, fan_out_later, web
 from web.security import csrf_ok
 
 router = APIRouter()
 basic = HTTPBasic(auto_error=False)
-DB = Annotated[Session, Depends(session_for)]
 
 
 def staff_actor(
     request: Request, session: DB, credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)]
 ) -> str:
+    """A plain `def`: FastAPI runs it (and argon2's verification) off the event loop."""
     if credentials is not None:
         user = verify_staff(session=session, name=credentials.username, password=credentials.password)
         if user is None:
@@ -48,33 +68,29 @@ def staff_actor(
 Staff = Annotated[str, Depends(staff_actor)]
 
 
-@router.get("/healthz")
-def healthz(request: Request, session: DB) -> dict[str, Any]:
+@router.get("/healthz", response_model=Health)
+def healthz(request: Request, session: DB) -> Health:
     session.exec(select(Consultation.id).limit(1)).first()  # the database answers
-    return {"status": "ok", "now": web(request).clock().isoformat()}
+    return Health(status="ok", now=web(request).clock())
 
 
-@router.get("/api/consultations")
-def list_consultations(request: Request, session: DB, stage: str | None = None) -> list[dict[str, Any]]:
+@router.get("/api/consultations", response_model=list[ConsultationView])
+def list_consultations(request: Request, session: DB, stage: str | None = None) -> list[ConsultationView]:
     wanted = None
     if stage is not None:
         try:
             wanted = Stage(stage.replace("-", "_"))
         except ValueError:
-            raise HTTPException(
-                422, f"unknown stage {stage!r}; stages are {', '.join(s.value for s in Stage)}"
-            ) from None
+            raise ConsultError(f"unknown stage {stage!r}; stages are {', '.join(s.value for s in Stage)}") from None
     now = web(request).clock()
     return [consultation_view(c, now=now) for c in repo.list_consultations(session=session, stage=wanted)]
 
 
-@router.post("/api/consultations", status_code=201)
+@router.post("/api/consultations", status_code=201, response_model=Created)
 def create_consultation(
     request: Request, session: DB, actor: Staff, decision: Annotated[dict[str, Any], Body()], proposed: bool = False
-) -> dict[str, Any]:
+) -> Created:
     """Start a consultation from a council decision (the decision-file format, as JSON; dates as ISO strings)."""
-    from datetime import date, datetime
-
     raw = dict(decision)
     for key in ("decided_on", "letter_date", "meeting_on"):
         if isinstance(raw.get(key), str):
@@ -84,12 +100,12 @@ def create_consultation(
             text = raw[key]
             raw[key] = _parse(date.fromisoformat if len(text) == 10 else datetime.fromisoformat, text, key)
     settings = web(request).settings
-    data = parse_decision(raw, policy=settings.policy, where="decision")
+    data = parse_decision(raw, policy=settings.policy, where="decision", default_timezone=settings.timezone)
     created = repo.create_consultation(
         session=session, data=data, proposed=proposed, actor=actor, now=web(request).clock(), policy=settings.policy
     )
     session.commit()
-    return {**consultation_view(created.consultation, now=web(request).clock()), "warnings": created.warnings}
+    return created_view(created.consultation, created.warnings, now=web(request).clock())
 
 
 def _parse(fn, text: str, key: str):
@@ -99,60 +115,66 @@ def _parse(fn, text: str, key: str):
         raise ConsultError(f"decision: field {key!r}: {text!r} is not an ISO date") from None
 
 
-@router.get("/api/consultations/{ref}")
-def get_consultation(request: Request, session: DB, ref: str) -> dict[str, Any]:
+@router.get("/api/consultations/{ref}", response_model=ConsultationDetail)
+def get_consultation(request: Request, session: DB, ref: str) -> ConsultationDetail:
     c = repo.get(session=session, ref=ref)
-    audit = repo.audit_log(session=session, consultation_id=c.id)  # type: ignore[arg-type]
-    return {**consultation_view(c, now=web(request).clock()), "audit": [audit_view(e) for e in audit]}
+    audit = repo.audit_log(session=session, consultation_id=repo.key(c))
+    return detail_view(c, audit, now=web(request).clock())
 
 
-class TransitionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _transition_request() -> type[BaseModel]:
+    """The body a transition takes: every parameter of the table's rows, each optional
+    here (the row being fired says which it takes and which it needs)."""
+    fields: dict[str, Any] = {}
+    for row in TRANSITIONS:
+        for p in row.params:
+            fields.setdefault(p.name, (str | None, Field(default=None, description=f"{row.trigger.dashed}: {p.help}")))
+    return create_model("TransitionRequest", __config__=ConfigDict(extra="forbid"), **fields)
 
-    reason: str | None = None
-    letter_number: str | None = None
-    meeting_summary: str | None = None
-    new_deadline: str | None = None  # a date (end of day in the zone) or an ISO date-time
+
+TransitionRequest = _transition_request()
 
 
-@router.post("/api/consultations/{ref}/transitions/{trigger}")
+@router.post("/api/consultations/{ref}/transitions/{trigger}", response_model=Fired)
 def fire_transition(
-    request: Request, session: DB, actor: Staff, ref: str, trigger: str, body: TransitionRequest | None = None
-) -> dict[str, Any]:
-    body = body or TransitionRequest()
+    request: Request, session: DB, actor: Staff, ref: str, trigger: str, background: BackgroundTasks,
+    body: TransitionRequest | None = None,  # type: ignore[valid-type]  # built from the table above
+) -> Fired:  # fmt: skip
+    context = web(request)
     c = repo.get(session=session, ref=ref)
     parsed = Trigger.parse(trigger)
-    extra: dict[str, Any] = {k: v for k, v in body.model_dump(exclude={"new_deadline"}).items() if v is not None}
-    if body.new_deadline:
-        from datetime import date, datetime
-
-        value = body.new_deadline
-        when = _parse(date.fromisoformat if len(value) == 10 else datetime.fromisoformat, value, "new_deadline")
-        extra["new_deadline"] = deadline_instant(when, c.timezone)
-    entry = advance(
-        session=session, consultation=c, trigger=parsed, actor=actor, now=web(request).clock(),
-        settings=web(request).settings, **extra,
+    row = ensure_allowed(Stage(c.stage), parsed)
+    params = parse_request(row, body.model_dump() if body is not None else {}, timezone=c.timezone)
+    fired = lifecycle.fire(
+        session=session, consultation=c, trigger=parsed, actor=actor, now=context.clock(),
+        policy=context.settings.policy, request=params,
     )  # fmt: skip
     session.commit()
-    return {"consultation": consultation_view(c, now=web(request).clock()), "audit": audit_view(entry)}
+    if fired.notice is not None:
+        fan_out_later(background, context)
+    return Fired(consultation=consultation_view(c, now=context.clock()), audit=audit_view(fired.entry))
 
 
-@router.post("/api/consultations/{ref}/submissions", status_code=201)
+@router.post(
+    "/api/consultations/{ref}/submissions", status_code=201, response_model=Receipt,
+    responses={200: {"model": Receipt, "description": "The same response again: already received."}},
+)  # fmt: skip
 async def create_submission(
     request: Request, response: Response, ref: str, payload: Annotated[dict[str, Any], Body()]
-) -> dict[str, Any]:
-    """A stakeholder's response (JSON). 201 once committed; the same response again: 200."""
+) -> Receipt:
+    """A stakeholder's response (JSON). 201 once committed; the same response again: 200.
+    Async, but never blocking: validation is pure, and the write runs on the writer thread."""
     context = web(request)
     if not context.submissions_limit.allow(request.client.host if request.client else "?"):
         raise HTTPException(429, "too many submissions from this address; try again in a minute")
     try:
         data = SubmissionCreate.model_validate(payload)
     except ValidationError as exc:
-        raise HTTPException(422, [_field_error(e) for e in exc.errors()]) from None
+        raise HTTPException(422, [_field_error(dict(e)) for e in exc.errors()]) from None
     received = await context.take_response(ref=ref, data=data, now=context.clock(), channel="api")
     if not received.created:
         response.status_code = 200
-    return {**submissions.public_view(received.submission), "created": received.created}
+    return Receipt(**response_view(received.submission).model_dump(), created=received.created)
 
 
 def _field_error(error: dict[str, Any]) -> dict[str, Any]:
@@ -161,13 +183,16 @@ def _field_error(error: dict[str, Any]) -> dict[str, Any]:
     return {"field": field, "message": message}
 
 
-@router.get("/api/consultations/{ref}/submissions")
-def list_submissions(session: DB, ref: str) -> list[dict[str, Any]]:
+@router.get("/api/consultations/{ref}/submissions", response_model=list[ResponseView])
+def list_submissions(session: DB, ref: str) -> list[ResponseView]:
     c = repo.get(session=session, ref=ref)
-    return [submissions.public_view(s) for s in submissions.published(session=session, consultation_id=c.id)]  # type: ignore[arg-type]
+    return [response_view(s) for s in submissions.published(session=session, consultation_id=repo.key(c))]
 
 
-@router.get("/api/consultations/{ref}/calendar.ics")
+@router.get(
+    "/api/consultations/{ref}/calendar.ics", response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}, "description": "The consultation's dates (iCalendar)."}},
+)  # fmt: skip
 def calendar(session: DB, ref: str, lang: str = "en") -> Response:
     c = repo.get(session=session, ref=ref)
     title = pick(c.title, lang)

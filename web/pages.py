@@ -4,54 +4,33 @@ published responses, unsubscribe. Every page in the reader's language."""
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from notifications.registry import opt_out
 from states import Stage
-from states.errors import ConsultError
-from states.languages import LANGUAGES, pick
-from states.schedule import next_due
-from states.timing import zone
+from states.errors import ConsultError, NotFound
 from store import consultations as repo
 from store import submissions
 from store.models import SubmissionCreate
+from store.tables import Consultation
 from store.vocab import CATEGORIES
 from web import i18n
-from web.app import session_for, web
+from web.context import DB, card, render, web
+from web.errors import status_for
 from web.timeline import svg
 
 router = APIRouter(include_in_schema=False)
-DB = Annotated[Session, Depends(session_for)]
 MAX_ATTACHMENT = 10 * 1024 * 1024
 HAS_COMPILATION = frozenset({Stage.COMPILED, Stage.MEETING_HELD, Stage.REPORTED})
 HAS_REPORT = frozenset({Stage.MEETING_HELD, Stage.REPORTED})
-
-
-def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    lang = i18n.negotiate(request)
-    return web(request).templates.TemplateResponse(
-        request, template,
-        {"lang": lang, "dir": i18n.direction(lang), "t": i18n.words(lang), "languages": LANGUAGES, "pick": pick,
-         "staff": request.session.get("staff"), "server_now": web(request).clock().isoformat(), **context},
-        status_code=status,
-    )  # fmt: skip
-
-
-def card(c, now: datetime) -> dict[str, Any]:
-    due = next_due(Stage(c.stage), repo.plan_of(c))
-    return {
-        "c": c, "due": due, "due_at": due.at.isoformat() if due and due.at else None,
-        "overdue": bool(due and due.overdue(now)),
-        "local": lambda t: t.astimezone(zone(c.timezone)).strftime("%Y-%m-%d %H:%M %Z") if t else "—",
-    }  # fmt: skip
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -66,10 +45,10 @@ def board(request: Request, session: DB) -> HTMLResponse:
 def detail(request: Request, session: DB, ref: str) -> HTMLResponse:
     now = web(request).clock()
     c = repo.get(session=session, ref=ref)
-    audit = repo.audit_log(session=session, consultation_id=c.id)  # type: ignore[arg-type]
+    audit = repo.audit_log(session=session, consultation_id=repo.key(c))
     lang = i18n.negotiate(request)
     picture = svg(c, audit, now=now, labels=i18n.words(lang))
-    published = submissions.published(session=session, consultation_id=c.id)  # type: ignore[arg-type]
+    published = submissions.published(session=session, consultation_id=repo.key(c))
     return render(request, "detail.html", x=card(c, now), audit=audit, timeline=picture, now=now,
                   open=submissions.accepting_responses(Stage(c.stage), repo.plan_of(c), now),
                   count=len(published), has_compilation=c.stage in HAS_COMPILATION,
@@ -94,9 +73,16 @@ def _sniff(data: bytes) -> str | None:
 
 
 @router.post("/consultations/{ref}/respond", response_class=HTMLResponse)
-async def respond(request: Request, session: DB, ref: str) -> HTMLResponse:
+async def respond(request: Request, ref: str) -> HTMLResponse:
+    """Async for the upload; the database is read in the thread pool and written on the
+    writer thread, so the event loop never waits on it."""
     context = web(request)
-    c = repo.get(session=session, ref=ref)
+
+    def read() -> Consultation:
+        with Session(context.engine) as session:
+            return repo.snapshot(session=session, ref=ref)
+
+    c = await run_in_threadpool(read)
     now = context.clock()
     form = await request.form()
     values = {k: v for k, v in form.items() if isinstance(v, str)}
@@ -140,9 +126,7 @@ async def respond(request: Request, session: DB, ref: str) -> HTMLResponse:
             attachment=(stored_name, blob) if stored_name else None,
         )  # fmt: skip
     except ConsultError as exc:
-        return again(
-            [str(exc)], 409 if isinstance(exc, submissions.NotAccepting | submissions.AlreadyResponded) else 422
-        )
+        return again([str(exc)], status_for(exc))
     return render(request, "received.html", status=201 if received.created else 200, c=c, s=received.submission,
                   created=received.created)  # fmt: skip
 
@@ -150,7 +134,7 @@ async def respond(request: Request, session: DB, ref: str) -> HTMLResponse:
 @router.get("/consultations/{ref}/responses", response_class=HTMLResponse)
 def responses(request: Request, session: DB, ref: str) -> HTMLResponse:
     c = repo.get(session=session, ref=ref)
-    rows = submissions.published(session=session, consultation_id=c.id)  # type: ignore[arg-type]
+    rows = submissions.published(session=session, consultation_id=repo.key(c))
     return render(request, "responses.html", c=c, rows=rows)
 
 
@@ -198,8 +182,10 @@ def compilation_file(request: Request, session: DB, ref: str, format: str = "htm
     from documents import compilation
 
     c = repo.get(session=session, ref=ref)
-    if c.stage not in HAS_COMPILATION or format not in COMPILATION_TYPES:
-        return Response("no compilation (yet) in that format", status_code=404)
+    if format not in COMPILATION_TYPES:
+        raise ConsultError(f"format {format!r}: the compilation is served as {', '.join(COMPILATION_TYPES)}")
+    if c.stage not in HAS_COMPILATION:
+        raise NotFound(f"{c.slug}: no compilation yet (stage {c.stage})")
     spool = tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+", encoding="utf-8")  # noqa: SIM115 (closed by chunks)
     conn = session.connection()
     if format == "html":
@@ -224,8 +210,10 @@ def report(request: Request, session: DB, ref: str, format: str = "html") -> Res
     from documents.report import build, report_docx, report_html
 
     c = repo.get(session=session, ref=ref)
-    if c.stage not in HAS_REPORT or format not in {"html", "pdf", "docx"}:
-        return Response("no report (yet) in that format", status_code=404)
+    if format not in {"html", "pdf", "docx"}:
+        raise ConsultError(f"format {format!r}: the report is served as html, pdf or docx")
+    if c.stage not in HAS_REPORT:
+        raise NotFound(f"{c.slug}: no report yet (stage {c.stage})")
     built = build(session, c, lang=i18n.negotiate(request), settings=web(request).settings)
     if format == "docx":
         media = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

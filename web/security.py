@@ -11,7 +11,7 @@ from collections import deque
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 def csrf_token(request: Request) -> str:
@@ -61,7 +61,7 @@ class BodyLimit:
             return await PlainTextResponse("request too large", status_code=413)(scope, receive, send)
         seen = 0
 
-        async def counted() -> dict:
+        async def counted() -> Message:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))

@@ -1,32 +1,36 @@
-"""Staff pages: login, the board with the triggers each stage allows (from the lifecycle
-table), starting a consultation from a council decision, extending a deadline, and
-withholding or publishing a response. Every form carries a CSRF token."""
+"""Staff pages: login, the board with the triggers each stage allows (one form per row of
+the lifecycle table, its fields the row's parameters), starting a consultation from a
+council decision, and withholding or publishing a response. Every form carries a CSRF
+token.
+
+The handlers read the form on the event loop and do everything else — the database,
+argon2, rendering — in the thread pool, so no staff action stalls public requests; a
+transition's notices are fanned out after the answer (notifications/fanout.py).
+"""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
-from notifications.effects import advance
-from states import Stage, Trigger, allowed_triggers, deadline_instant
-from states.errors import ConsultError
+from states import ConsultError, Stage, Trigger, parse_request
 from states.languages import LANGUAGES
+from states.machine import ensure_allowed
+from states.table import staff_rows
 from store import consultations as repo
-from store import submissions
+from store import lifecycle, submissions
 from store.decision_file import parse_decision
 from store.staff import verify_staff
-from web.app import session_for, status_for, web
-from web.pages import card, render
+from web.context import DB, card, fan_out_later, render, web
+from web.errors import status_for
 from web.security import csrf_ok, csrf_token
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
-DB = Annotated[Session, Depends(session_for)]
-# Triggers the clock fires by itself are not offered as buttons, and extend-deadline has a form of its own.
-MANUAL = {Trigger.ISSUE_LETTER, Trigger.DECIDE, Trigger.HOLD_MEETING, Trigger.REPORT, Trigger.CANCEL, Trigger.COMPILE}
 
 
 def _login_redirect() -> RedirectResponse:
@@ -39,21 +43,31 @@ async def _checked_form(request: Request) -> dict[str, str] | None:
     return values if request.session.get("staff") and csrf_ok(request, values.get("csrf")) else None
 
 
+def _session(request: Request) -> Session:
+    return Session(web(request).engine, expire_on_commit=False)
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request) -> HTMLResponse:
     return render(request, "login.html", csrf=csrf_token(request), error=None)
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login(request: Request, session: DB) -> Response:
+async def login(request: Request) -> Response:
     form = await request.form()
     if not csrf_ok(request, str(form.get("csrf", ""))):
         return render(request, "login.html", status=403, csrf=csrf_token(request), error="form expired; try again")
-    user = verify_staff(session=session, name=str(form.get("name", "")), password=str(form.get("password", "")))
-    if user is None:
+
+    def check() -> str | None:  # argon2 costs ~50 ms of CPU and 64 MiB: never on the event loop
+        with _session(request) as session:
+            user = verify_staff(session=session, name=str(form.get("name", "")), password=str(form.get("password", "")))
+            return user.name if user else None
+
+    name = await run_in_threadpool(check)
+    if name is None:
         return render(request, "login.html", status=401, csrf=csrf_token(request), error="wrong name or password")
     request.session.clear()
-    request.session["staff"] = user.name
+    request.session["staff"] = name
     csrf_token(request)
     return RedirectResponse("/staff", status_code=303)
 
@@ -66,9 +80,14 @@ async def logout(request: Request) -> Response:
 
 
 @router.get("", response_class=HTMLResponse)
-def dashboard(request: Request, session: DB, message: str | None = None) -> Response:
+def dashboard(request: Request, session: DB, message: str | None = None, done: str | None = None) -> Response:
     if not request.session.get("staff"):
         return _login_redirect()
+    return _board(request, session, message=message, done=done)
+
+
+def _board(request: Request, session: Session, *, message: str | None = None, done: str | None = None,
+           status: int = 200) -> HTMLResponse:  # fmt: skip
     now = web(request).clock()
     rows = repo.list_consultations(session=session)
     columns = []
@@ -77,41 +96,42 @@ def dashboard(request: Request, session: DB, message: str | None = None) -> Resp
         for c in rows:
             if c.stage == stage.value:
                 item = card(c, now)
-                item["actions"] = [t for t in allowed_triggers(stage) if t in MANUAL]
-                item["extend"] = Trigger.EXTEND_DEADLINE in allowed_triggers(stage)
-                item["responses"] = submissions.all_for(session=session, consultation_id=c.id)  # type: ignore[arg-type]
+                # Deciding a proposal records the council's decision (a file or the decision form), not a button.
+                item["rows"] = [r for r in staff_rows(stage) if not r.creates]
+                item["responses"] = submissions.all_for(session=session, consultation_id=repo.key(c))
                 cards.append(item)
         columns.append((stage, cards))
-    return render(request, "staff.html", columns=columns, now=now, csrf=csrf_token(request), message=message)
+    return render(request, "staff.html", status=status, columns=columns, now=now, csrf=csrf_token(request),
+                  message=message, done=done)  # fmt: skip
 
 
 @router.post("/consultations/{ref}/fire/{trigger}", response_class=HTMLResponse)
-async def fire(request: Request, session: DB, ref: str, trigger: str) -> Response:
+async def fire(request: Request, ref: str, trigger: str, background: BackgroundTasks) -> Response:
     values = await _checked_form(request)
     if values is None:
         return _login_redirect()
-    c = repo.get(session=session, ref=ref)
-    extra: dict[str, Any] = {}
-    if values.get("reason"):
-        extra["reason"] = values["reason"]
-    if values.get("letter_number"):
-        extra["letter_number"] = values["letter_number"]
-    if values.get("meeting_summary"):
-        extra["meeting_summary"] = values["meeting_summary"]
-    try:
-        parsed = Trigger.parse(trigger)
-        if parsed is Trigger.EXTEND_DEADLINE:
-            day = values.get("new_deadline", "")
-            extra["new_deadline"] = deadline_instant(_date(day, "new deadline"), c.timezone)
-        advance(session=session, consultation=c, trigger=parsed, actor=f"staff:{request.session['staff']}",
-                now=web(request).clock(), settings=web(request).settings, **extra)  # fmt: skip
-        session.commit()
-    except ConsultError as exc:
-        session.rollback()
-        page = dashboard(request, session, message=str(exc))
-        page.status_code = status_for(exc)
-        return page
-    return RedirectResponse("/staff", status_code=303)
+    context = web(request)
+    actor = f"staff:{request.session['staff']}"
+
+    def work() -> Response:
+        with _session(request) as session:
+            try:
+                c = repo.get(session=session, ref=ref)
+                parsed = Trigger.parse(trigger)
+                row = ensure_allowed(Stage(c.stage), parsed)
+                given = {p.name: values.get(p.name) for p in row.params}
+                params = parse_request(row, given, timezone=c.timezone)
+                fired = lifecycle.fire(session=session, consultation=c, trigger=parsed, actor=actor,
+                                       now=context.clock(), policy=context.settings.policy, request=params)  # fmt: skip
+                session.commit()
+            except ConsultError as exc:
+                session.rollback()
+                return _board(request, session, message=str(exc), status=status_for(exc))
+        if fired.notice is not None:
+            fan_out_later(background, context)
+        return RedirectResponse("/staff", status_code=303)
+
+    return await run_in_threadpool(work)
 
 
 def _date(text: str, what: str) -> date:
@@ -122,14 +142,19 @@ def _date(text: str, what: str) -> date:
 
 
 @router.post("/responses/{reference}/{action}", response_class=HTMLResponse)
-async def publish(request: Request, session: DB, reference: str, action: str) -> Response:
+async def publish(request: Request, reference: str, action: str) -> Response:
     if await _checked_form(request) is None:
         return _login_redirect()
-    if action not in {"publish", "withhold"}:
-        return dashboard(request, session, message=f"unknown action {action!r}")
-    submissions.set_published(session=session, reference=reference, published=action == "publish")
-    session.commit()
-    return RedirectResponse("/staff", status_code=303)
+
+    def work() -> Response:
+        with _session(request) as session:
+            if action not in {"publish", "withhold"}:
+                return _board(request, session, message=f"unknown action {action!r}", status=404)
+            submissions.set_published(session=session, reference=reference, published=action == "publish")
+            session.commit()
+        return RedirectResponse("/staff", status_code=303)
+
+    return await run_in_threadpool(work)
 
 
 @router.get("/new", response_class=HTMLResponse)
@@ -140,7 +165,7 @@ def new_form(request: Request) -> Response:
 
 
 @router.post("/new", response_class=HTMLResponse)
-async def new(request: Request, session: DB) -> Response:
+async def new(request: Request) -> Response:
     values = await _checked_form(request)
     if values is None:
         return _login_redirect()
@@ -155,18 +180,23 @@ async def new(request: Request, session: DB) -> Response:
     count = max((len(v) for v in lines.values()), default=0)
     raw["questions"] = [{lang: lines[lang][i] for lang in LANGUAGES if i < len(lines[lang])} for i in range(count)]
     settings, now = web(request).settings, web(request).clock()
-    try:
-        for key in ("decided_on", "letter_date", "deadline", "meeting_on"):
-            if values.get(key, "").strip():
-                raw[key] = _date(values[key], key.replace("_", " "))
-        data = parse_decision(raw, policy=settings.policy, where="decision")
-        actor = f"staff:{request.session['staff']}"
-        created = repo.create_consultation(
-            session=session, data=data, proposed=False, actor=actor, now=now, policy=settings.policy
-        )
-        session.commit()
-    except ConsultError as exc:
-        session.rollback()
-        return render(request, "new.html", status=422, csrf=csrf_token(request), errors=[str(exc)], values=values,
-                      langs=LANGUAGES)  # fmt: skip
-    return RedirectResponse(f"/staff?message=created+{created.consultation.slug}", status_code=303)
+    actor = f"staff:{request.session['staff']}"
+
+    def work() -> Response:
+        with _session(request) as session:
+            try:
+                for key in ("decided_on", "letter_date", "deadline", "meeting_on"):
+                    if values.get(key, "").strip():
+                        raw[key] = _date(values[key], key.replace("_", " "))
+                data = parse_decision(raw, policy=settings.policy, where="decision", default_timezone=settings.timezone)
+                created = repo.create_consultation(
+                    session=session, data=data, proposed=False, actor=actor, now=now, policy=settings.policy
+                )
+                session.commit()
+            except ConsultError as exc:
+                session.rollback()
+                return render(request, "new.html", status=status_for(exc), csrf=csrf_token(request), errors=[str(exc)],
+                              values=values, langs=LANGUAGES)  # fmt: skip
+        return RedirectResponse(f"/staff?done=created+{created.consultation.slug}", status_code=303)
+
+    return await run_in_threadpool(work)

@@ -1,0 +1,151 @@
+"""What every route needs: the app's `Web` context (settings, engine, clock, templates,
+the response writer), the session dependency, and rendering a page in the reader's
+language. Routers import this module, never web/app.py, so the app can import them."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from fastapi import BackgroundTasks, Depends, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from config import Settings
+from notifications.effects import receive
+from notifications.fanout import fan_out_for, stop_with_parent
+from states import Stage
+from states.clock import next_step
+from states.languages import LANGUAGES, pick
+from states.timing import zone
+from store import consultations as repo
+from store.consultations import snapshot
+from store.models import SubmissionCreate
+from store.submissions import Received
+from web import i18n
+from web.security import RateLimit
+
+T = TypeVar("T")
+MAX_BODY = 12 * 1024 * 1024  # a 10 MB attachment plus the form around it
+
+
+@dataclass
+class Web:
+    settings: Settings
+    engine: Engine
+    clock: Callable[[], datetime]
+    submissions_limit: RateLimit
+    templates: Jinja2Templates
+    attachments: Path
+    writer: ThreadPoolExecutor | None
+    notices: NoticeWorker
+
+    async def take_response(
+        self, *, ref: str, data: SubmissionCreate, now: datetime, channel: str,
+        attachment_name: str | None = None, attachment: tuple[str, bytes] | None = None,
+    ) -> Received:  # fmt: skip
+        """Store a response and queue its receipt in one transaction of its own, on the
+        writer; an attachment (stored name, bytes) is written only for a new response."""
+
+        def work() -> Received:
+            with Session(self.engine, expire_on_commit=False) as session:
+                c = snapshot(session=session, ref=ref)  # read where the write happens: the stage now
+                received = receive(session=session, consultation=c, data=data, now=now, settings=self.settings,
+                                   channel=channel, attachment_name=attachment_name,
+                                   attachment_path=attachment[0] if attachment else None)  # fmt: skip
+                if attachment and received.created:
+                    (self.attachments / attachment[0]).write_bytes(attachment[1])
+                session.commit()
+                return received
+
+        return await self._write(work)
+
+    async def _write(self, work: Callable[[], T]) -> T:
+        """Run a response's intake (its own session and commit) off the event loop.
+
+        Responses are the writes that come in bursts, and SQLite has one writer at a time:
+        on SQLite they run on one thread, in arrival order. Request threads queueing on a
+        lock spent their time handing the GIL to each other, and queueing in SQLite's busy
+        handler sleeps up to 100 ms between tries (bench/http_submissions.py: 0.40 → 0.66
+        of a bare endpoint's rate). Staff actions are rare and keep the thread pool, as
+        does everything on PostgreSQL, which writes concurrently.
+        """
+        if self.writer is None:
+            return await run_in_threadpool(work)
+        return await asyncio.get_running_loop().run_in_executor(self.writer, work)
+
+    def fan_out(self) -> None:
+        self.notices.submit(self.settings, self.clock())
+
+
+class NoticeWorker:
+    """One worker process, started on first use (spawned: no fork of a threaded server),
+    reused by every fan-out, stopped with the app; it leaves by itself if the server dies."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, settings: Settings, now: datetime) -> None:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=stop_with_parent)
+            self._pool.submit(fan_out_for, settings, now)
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)  # a fan-out under way finishes and commits
+                self._pool = None
+
+
+def web(request: Request) -> Web:
+    return request.app.state.web
+
+
+def session_for(request: Request) -> Iterator[Session]:
+    with Session(web(request).engine, expire_on_commit=False) as session:
+        yield session
+
+
+DB = Annotated[Session, Depends(session_for)]
+
+
+def fan_out_later(background: BackgroundTasks, context: Web) -> None:
+    """After the answer: the notices a committed transition owes, one message per
+    stakeholder (thousands, for a letter), in the web's fan-out process.
+
+    Not in this process: rendering 5,000 messages is seconds of Python holding the GIL,
+    and a thread doing it stalled the event loop's answers by 200–650 ms (measured with
+    tests/test_http_contract.py); a process of its own stalls nothing. A notice left
+    unqueued (the worker died) is fanned out by the next tick."""
+    background.add_task(context.fan_out)
+
+
+def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    lang = i18n.negotiate(request)
+    return web(request).templates.TemplateResponse(
+        request, template,
+        {"lang": lang, "dir": i18n.direction(lang), "t": i18n.words(lang), "languages": LANGUAGES, "pick": pick,
+         "staff": request.session.get("staff"), "server_now": web(request).clock().isoformat(), **context},
+        status_code=status,
+    )  # fmt: skip
+
+
+def card(c, now: datetime) -> dict[str, Any]:
+    due = next_step(Stage(c.stage), repo.plan_of(c))
+    return {
+        "c": c, "due": due, "due_at": due.at.isoformat() if due and due.at else None,
+        "overdue": bool(due and due.overdue(now)),
+        "local": lambda t: t.astimezone(zone(c.timezone)).strftime("%Y-%m-%d %H:%M %Z") if t else "—",
+    }  # fmt: skip
