@@ -60,21 +60,38 @@ def main(names: list[str]) -> None:
         print(f"running bench.{name} …", flush=True)
         results[name] = importlib.import_module(f"bench.{name}").run()
         print(json.dumps(results[name]), flush=True)
+    sections = _kept_sections() if names else {}
+    for name, result in results.items():
+        title, what = SECTIONS[name]
+        block = [f"## {title}", "", what, "", "| measure | value |", "|---|---|"]
+        block += [f"| {k} | {v} |" for k, v in result.items()]
+        sections[title] = "\n".join([*block, ""])
+    when = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    written = "every benchmark" if not names else f"{', '.join(names)} (the other sections kept from earlier runs)"
     lines = [
         "# Benchmarks",
         "",
-        f"Written by `python3 dev.py bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — Python "
-        f"{platform.python_version()}, {platform.machine()}, {_cores()} cores. Medians over the rounds given; "
-        "ratios are ours ÷ the raw baseline measured in the same run.",
+        f"Written by `python3 dev.py bench` on {when} — {written} — Python {platform.python_version()}, "
+        f"{platform.machine()}, {_cores()} cores. Medians over the rounds given; ratios are ours ÷ the raw baseline "
+        "measured in the same run.",
         "",
+        *[sections[title] for title, _ in SECTIONS.values() if title in sections],
     ]
-    for name, result in results.items():
-        title, what = SECTIONS[name]
-        lines += [f"## {title}", "", what, "", "| measure | value |", "|---|---|"]
-        lines += [f"| {k} | {v} |" for k, v in result.items()]
-        lines.append("")
     (ROOT / "BENCHMARKS.md").write_text("\n".join(lines), encoding="utf-8")
     print("wrote BENCHMARKS.md")
+
+
+def _kept_sections() -> dict[str, str]:
+    """The sections of the current BENCHMARKS.md, by title: `dev.py bench NAME` reruns one
+    benchmark (on a quiet machine, say) without dropping the others."""
+    path = ROOT / "BENCHMARKS.md"
+    if not path.exists():
+        return {}
+    kept = {}
+    for chunk in path.read_text(encoding="utf-8").split("\n## ")[1:]:
+        title, _, body = chunk.partition("\n")
+        kept[title.strip()] = f"## {title.strip()}\n{body.rstrip()}\n"
+    return kept
 
 
 def _cores() -> int:
