@@ -22,6 +22,7 @@ from states.machine import ensure_allowed
 from states.table import TRANSITIONS
 from store import consultations as repo
 from store import lifecycle
+from store.counts import response_counts
 from store.db import current_revision, upgrade
 from store.decision_file import parse_decision, read_decision_file, read_raw
 from store.views import consultation_view, created_view, detail_view
@@ -178,8 +179,9 @@ def show(
     with ctx.session() as s:
         c = repo.get(session=s, ref=ref)
         audit = repo.audit_log(session=s, consultation_id=repo.key(c))
+        counts = response_counts(s.connection(), repo.key(c))
     if as_json:
-        _emit_json(detail_view(c, audit, now=at).json_ready())
+        _emit_json(detail_view(c, audit, counts, now=at).json_ready())
     else:
         render.detail(_console(), c, audit, now=at, lang=lang)
 

@@ -1,7 +1,8 @@
 """The live half of `consult demo`: real topics of the CWG-Internet placed relative to
 *today*, so that whatever the date the board shows one consultation in each stage — one
 proposed, one decided, one letter issued, one open (deadline ahead, stakeholders invited, a
-few responses in, reminders scheduled), one compiled, one whose meeting was held — beside
+few responses in, reminders scheduled), one compiled (a draft in the processing window), one
+whose meeting was held — beside
 the three historical rounds, which are reported.
 
 The topics are the group's: the gender digital divide is the other candidate topic of the
@@ -24,7 +25,7 @@ from config import Settings
 from notifications.effects import receive
 from notifications.fanout import fan_out_in, settle_as_history
 from notifications.registry import import_stakeholders
-from states import Request, Stage, Trigger, local_date
+from states import Request, Trigger, local_date
 from states.timing import local_instant
 from store import consultations as repo
 from store import lifecycle
@@ -265,6 +266,7 @@ STORIES = (
             Step(Trigger.ISSUE_LETTER, -150),
             Step(Trigger.OPEN_SUBMISSIONS, -150, time(10, 5)),
             *_close(-50),
+            Step(Trigger.PUBLISH_COMPILATION, -27),
             Step(Trigger.HOLD_MEETING, -20, time(17, 0), {"meeting_summary": SUMMARY}),
         ),  # fmt: skip
         responses=(
@@ -361,6 +363,3 @@ def _actor(trigger: Trigger) -> str:
     return (
         "system" if trigger in {Trigger.OPEN_SUBMISSIONS, Trigger.CLOSE_SUBMISSIONS, Trigger.COMPILE} else SECRETARIAT
     )
-
-
-STAGES_SHOWN = (Stage.PROPOSED, Stage.DECIDED, Stage.LETTER_ISSUED, Stage.OPEN, Stage.COMPILED, Stage.MEETING_HELD)

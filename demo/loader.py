@@ -63,6 +63,7 @@ STORIES = (
             Event(Trigger.OPEN_SUBMISSIONS, date(2016, 2, 1), time(10, 5)),
             Event(Trigger.CLOSE_SUBMISSIONS, _after_deadline(date(2016, 9, 11)), time(0, 1)),
             Event(Trigger.COMPILE, _after_deadline(date(2016, 9, 11)), time(0, 2)),
+            Event(Trigger.PUBLISH_COMPILATION, date(2016, 10, 4)),
             Event(Trigger.HOLD_MEETING, date(2016, 10, 11), time(17, 0), {"meeting_summary": SUMMARY}),
             Event(Trigger.REPORT, date(2017, 5, 15)),
         ),
@@ -80,6 +81,7 @@ STORIES = (
             ),
             Event(Trigger.CLOSE_SUBMISSIONS, _after_deadline(date(2017, 1, 11)), time(0, 1)),
             Event(Trigger.COMPILE, _after_deadline(date(2017, 1, 11)), time(0, 2)),
+            Event(Trigger.PUBLISH_COMPILATION, date(2017, 1, 27)),
             Event(Trigger.HOLD_MEETING, date(2017, 2, 3), time(17, 0), {"meeting_summary": SUMMARY}),
             Event(Trigger.REPORT, date(2017, 5, 15)),
         ),
@@ -93,6 +95,7 @@ STORIES = (
             Event(Trigger.OPEN_SUBMISSIONS, date(2017, 6, 14), time(10, 5)),
             Event(Trigger.CLOSE_SUBMISSIONS, _after_deadline(date(2017, 8, 19)), time(0, 1)),
             Event(Trigger.COMPILE, _after_deadline(date(2017, 8, 19)), time(0, 2)),
+            Event(Trigger.PUBLISH_COMPILATION, date(2017, 9, 11)),  # a week before the meeting works from it
             Event(Trigger.HOLD_MEETING, date(2017, 9, 18), time(17, 0), {"meeting_summary": SUMMARY}),
             Event(Trigger.REPORT, date(2018, 4, 17)),
         ),

@@ -20,6 +20,7 @@ from documents.wording import Words, environment, letter_date
 from states.languages import pick
 from states.timing import local_date
 from store.consultations import key
+from store.counts import response_counts
 from store.tables import Consultation, Submission
 
 BATCH = 1000
@@ -32,13 +33,15 @@ COLUMNS = (S.reference, S.name, S.organisation, S.category, S.country, S.languag
 def _rows(conn: Connection, consultation_id: int, *, order: tuple = ()) -> Iterator[Any]:
     numbered = select(NUMBER, *COLUMNS).where(S.consultation_id == consultation_id, S.published.is_(True)).subquery()
     query = select(numbered).order_by(*(numbered.c[k] for k in order), numbered.c.n)
-    result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(query)
+    # Per statement: `Connection.execution_options` would switch the caller's whole
+    # connection to server-side cursors (PostgreSQL then refuses its next UPDATE).
+    result = conn.execute(query, execution_options={"stream_results": True, "yield_per": BATCH})
     yield from result
 
 
 def count(conn: Connection, consultation_id: int) -> int:
-    query = select(func.count()).where(S.consultation_id == consultation_id, S.published.is_(True))
-    return conn.execute(query).scalar_one()
+    """The contributions the compilation holds: the published ones (store/counts.py)."""
+    return response_counts(conn, consultation_id).published
 
 
 def _answer(row: Any, question: int) -> str | None:

@@ -9,7 +9,6 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
 from sqlmodel import Session
 
 from config import Settings
@@ -18,7 +17,8 @@ from states.errors import ConsultError
 from states.languages import RTL_LANGUAGES, pick
 from states.timing import local_date
 from store.consultations import key
-from store.tables import Consultation, Submission
+from store.counts import response_counts
+from store.tables import Consultation
 from store.vocab import CATEGORIES
 
 
@@ -34,25 +34,18 @@ class Report:
     signature: list[str]
 
 
-def counts_by_category(session: Session, consultation_id: int) -> dict[str, int]:
-    S = Submission.__table__.c  # type: ignore[attr-defined]
-    rows = session.execute(
-        select(S.category, func.count()).where(S.consultation_id == consultation_id).group_by(S.category)
-    ).all()
-    return {category: n for category, n in rows}
-
-
 def build(session: Session, c: Consultation, *, lang: str, settings: Settings) -> Report:
     if not c.meeting_summary:
         raise ConsultError(f"{c.slug!r}: the report needs the meeting summary (record it with hold-meeting)")
     w, org = Words(lang), settings.organisation
     title, group = pick(c.title, lang), org.text("group", lang)
-    counts = counts_by_category(session, key(c))
-    total = sum(counts.values())
+    tally = response_counts(session.connection(), key(c))  # the compilation's own numbers: published only
+    counts, total = tally.published_by_category, tally.published
     day = lambda d: letter_date(d, lang) if d else "—"  # noqa: E731
     opened = day(local_date(c.opens_at, c.timezone) if c.opens_at else None)
     deadline = day(local_date(c.deadline, c.timezone) if c.deadline else None)
-    values = {"title": title, "count": total, "opened": opened, "deadline": deadline,
+    values = {"title": title, "count": total, "online": tally.published_online,
+              "other": total - tally.published_online, "opened": opened, "deadline": deadline,
               "meeting_date": day(c.meeting_on), "meeting_place": c.meeting_place or "",
               "decided_on": day(c.decided_on), "letter": c.letter_number or "",
               "letter_date": day(c.letter_issued_on or c.letter_date)}  # fmt: skip

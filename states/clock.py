@@ -7,8 +7,8 @@ when does its next timer fall? Read off the table (the rows fired by the clock a
 - Reminders at policy offsets before the deadline. After downtime only the latest one
   due is sent (never "7 days left" when one day is left), and none once the deadline
   has passed.
-- Staff alerts: the meeting is 7 days away and there is no compilation; the meeting was
-  3 days ago and no summary is recorded.
+- Staff alerts: the meeting is 7 days away and no compilation is published; the meeting
+  was 3 days ago and no summary is recorded.
 
 The store only indexes `next_at`; the tick acts on the typed `Owed`, never on text.
 """
@@ -32,7 +32,7 @@ class Alert(StrEnum):
 
 ALERT_BEFORE_MEETING = timedelta(days=7)
 ALERT_AFTER_MEETING = timedelta(days=3)
-NOT_YET_COMPILED = frozenset({Stage.LETTER_ISSUED, Stage.OPEN, Stage.CLOSED})
+NOT_YET_PUBLISHED = frozenset({Stage.LETTER_ISSUED, Stage.OPEN, Stage.CLOSED, Stage.COMPILED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +93,9 @@ def due_alerts(stage: Stage, plan: Plan, marks: Marks, now: datetime) -> tuple[A
     if meeting is None:
         return ()
     alerts = []
-    if stage in NOT_YET_COMPILED and meeting - ALERT_BEFORE_MEETING <= now < meeting:
+    if stage in NOT_YET_PUBLISHED and meeting - ALERT_BEFORE_MEETING <= now < meeting:
         alerts.append(Alert.NO_COMPILATION)
-    if stage is Stage.COMPILED and now >= meeting + ALERT_AFTER_MEETING:
+    if stage is Stage.PUBLISHED and now >= meeting + ALERT_AFTER_MEETING:
         alerts.append(Alert.NO_SUMMARY)
     return tuple(a for a in alerts if a.value not in marks.alerts_done)
 
@@ -114,9 +114,9 @@ def next_timer(stage: Stage, plan: Plan, offsets: Collection[int], marks: Marks,
         candidates += [reminder_at(plan, d) for d in pending]
     meeting = meeting_day(plan)
     if meeting is not None:
-        if stage in NOT_YET_COMPILED and Alert.NO_COMPILATION not in marks.alerts_done and now < meeting:
+        if stage in NOT_YET_PUBLISHED and Alert.NO_COMPILATION not in marks.alerts_done and now < meeting:
             candidates.append(meeting - ALERT_BEFORE_MEETING)
-        if stage is Stage.COMPILED and Alert.NO_SUMMARY not in marks.alerts_done:
+        if stage is Stage.PUBLISHED and Alert.NO_SUMMARY not in marks.alerts_done:
             candidates.append(meeting + ALERT_AFTER_MEETING)
     return min(candidates) if candidates else None
 

@@ -13,7 +13,8 @@ class Stage(StrEnum):
     LETTER_ISSUED = "letter_issued"
     OPEN = "open"
     CLOSED = "closed"
-    COMPILED = "compiled"
+    COMPILED = "compiled"  # a draft, for staff: re-drafted whenever something changes
+    PUBLISHED = "published"  # the compilation is public; the meeting works from it
     MEETING_HELD = "meeting_held"
     REPORTED = "reported"
     CANCELLED = "cancelled"
@@ -29,6 +30,7 @@ class Trigger(StrEnum):
     OPEN_SUBMISSIONS = "open_submissions"
     CLOSE_SUBMISSIONS = "close_submissions"
     COMPILE = "compile"
+    PUBLISH_COMPILATION = "publish_compilation"
     HOLD_MEETING = "hold_meeting"
     REPORT = "report"
     CANCEL = "cancel"

@@ -42,88 +42,43 @@ def meeting_day(plan: Plan) -> datetime | None:
 
 NON_FINAL = tuple(s for s in Stage if s not in FINAL_STAGES)
 
+# One row per trigger and source stages; read it as a table (ruff leaves its layout alone).
+# fmt: off
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(Trigger.PROPOSE, (), Stage.PROPOSED, Actor.STAFF, creates=True),
     # Deciding a proposal needs the council's decision (a decision file): the CLI's
     # `advance ID decide --file F`; the web form for it comes with the staff workspace.
-    Transition(
-        Trigger.DECIDE,
-        (Stage.PROPOSED,),
-        Stage.DECIDED,
-        Actor.STAFF,
-        guards=(g.plan_complete, g.plan_in_order),
-        creates=True,
-    ),  # fmt: skip
-    Transition(
-        Trigger.ISSUE_LETTER,
-        (Stage.DECIDED,),
-        Stage.LETTER_ISSUED,
-        Actor.STAFF,
-        params=(LETTER_NUMBER,),
-        guards=(g.plan_complete, g.plan_in_order, g.decision_taken, g.deadline_not_passed),
-        apply=changes.issue_letter,
-        notice=Notice.INVITATION,
-        due=letter_day,
-        irreversible=True,
-    ),  # fmt: skip
-    Transition(
-        Trigger.OPEN_SUBMISSIONS,
-        (Stage.LETTER_ISSUED,),
-        Stage.OPEN,
-        Actor.TIMER,
-        guards=(g.opening_reached,),
-        due=opening,
-    ),  # fmt: skip
-    Transition(
-        Trigger.CLOSE_SUBMISSIONS,
-        (Stage.OPEN,),
-        Stage.CLOSED,
-        Actor.TIMER,
-        guards=(g.deadline_passed,),
-        due=after_deadline,
-    ),  # fmt: skip
-    Transition(
-        Trigger.COMPILE, (Stage.CLOSED,), Stage.COMPILED, Actor.FLOW, notice=Notice.COMPILATION, due=after_deadline
-    ),
-    # Staff may re-run the compilation: compiled → compiled records the re-run.
+    Transition(Trigger.DECIDE, (Stage.PROPOSED,), Stage.DECIDED, Actor.STAFF,
+               guards=(g.plan_complete, g.plan_in_order), creates=True),
+    Transition(Trigger.ISSUE_LETTER, (Stage.DECIDED,), Stage.LETTER_ISSUED, Actor.STAFF, params=(LETTER_NUMBER,),
+               guards=(g.plan_complete, g.plan_in_order, g.decision_taken, g.deadline_not_passed),
+               apply=changes.issue_letter, notice=Notice.INVITATION, due=letter_day, irreversible=True),
+    Transition(Trigger.OPEN_SUBMISSIONS, (Stage.LETTER_ISSUED,), Stage.OPEN, Actor.TIMER,
+               guards=(g.opening_reached,), due=opening),
+    Transition(Trigger.CLOSE_SUBMISSIONS, (Stage.OPEN,), Stage.CLOSED, Actor.TIMER,
+               guards=(g.deadline_passed,), due=after_deadline),
+    # The processing window: the flow drafts the compilation for staff as soon as submissions
+    # close; staff import what came on time by mail or on paper and moderate (each change
+    # re-drafts it), then publish it. Stakeholders hear of it then, not before.
+    Transition(Trigger.COMPILE, (Stage.CLOSED,), Stage.COMPILED, Actor.FLOW, due=after_deadline),
+    # Staff may re-draft by hand: compiled → compiled records the re-run.
     Transition(Trigger.COMPILE, (Stage.COMPILED,), Stage.COMPILED, Actor.STAFF, side=True),
-    Transition(
-        Trigger.HOLD_MEETING,
-        (Stage.COMPILED,),
-        Stage.MEETING_HELD,
-        Actor.STAFF,
-        params=(SUMMARY,),
-        guards=(g.meeting_day_reached, g.summary_recorded),
-        apply=changes.hold_meeting,
-        due=meeting_day,
-        irreversible=True,
-    ),  # fmt: skip
+    Transition(Trigger.PUBLISH_COMPILATION, (Stage.COMPILED,), Stage.PUBLISHED, Actor.STAFF,
+               notice=Notice.COMPILATION, irreversible=True),
+    Transition(Trigger.HOLD_MEETING, (Stage.PUBLISHED,), Stage.MEETING_HELD, Actor.STAFF, params=(SUMMARY,),
+               guards=(g.meeting_day_reached, g.summary_recorded), apply=changes.hold_meeting, due=meeting_day,
+               irreversible=True),
     Transition(Trigger.REPORT, (Stage.MEETING_HELD,), Stage.REPORTED, Actor.STAFF, irreversible=True),
-    Transition(
-        Trigger.CANCEL,
-        NON_FINAL,
-        Stage.CANCELLED,
-        Actor.STAFF,
-        params=(REASON_REQUIRED,),
-        guards=(g.reason_given,),
-        notice=Notice.CANCELLATION,
-        notice_if=g.letter_was_issued,
-        side=True,
-        irreversible=True,
-    ),  # fmt: skip
-    # From closed only until compiled: reopening after the compilation would orphan it.
-    Transition(
-        Trigger.EXTEND_DEADLINE,
-        (Stage.OPEN, Stage.CLOSED),
-        Stage.OPEN,
-        Actor.STAFF,
-        params=(NEW_DEADLINE, REASON),
-        guards=(g.new_deadline_later, g.extended_plan_in_order),
-        apply=changes.extend_deadline,
-        notice=Notice.DEADLINE_EXTENDED,
-        side=True,
-    ),  # fmt: skip
+    Transition(Trigger.CANCEL, NON_FINAL, Stage.CANCELLED, Actor.STAFF, params=(REASON_REQUIRED,),
+               guards=(g.reason_given,), notice=Notice.CANCELLATION, notice_if=g.letter_was_issued, side=True,
+               irreversible=True),
+    # Until the compilation is published: reopening drops the draft (drafted again at the
+    # new deadline); after publication it would orphan a public document.
+    Transition(Trigger.EXTEND_DEADLINE, (Stage.OPEN, Stage.CLOSED, Stage.COMPILED), Stage.OPEN, Actor.STAFF,
+               params=(NEW_DEADLINE, REASON), guards=(g.new_deadline_later, g.extended_plan_in_order),
+               apply=changes.extend_deadline, notice=Notice.DEADLINE_EXTENDED, side=True),
 )
+# fmt: on
 
 
 def transition_for(stage: Stage | None, trigger: Trigger) -> Transition | None:

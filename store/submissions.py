@@ -116,17 +116,21 @@ def set_published(*, session: Session, reference: str, published: bool) -> Submi
     return row
 
 
-IMPORTABLE = frozenset({Stage.OPEN, Stage.CLOSED})
+IMPORTABLE = frozenset({Stage.OPEN, Stage.CLOSED, Stage.COMPILED})  # until the compilation is published
 
 
 def import_many(
     *, session: Session, consultation: Consultation, rows: list[SubmissionCreate], now: datetime
 ) -> tuple[int, int]:
-    """Responses received by mail or on paper, keyed in later: accepted while open or closed
-    (not once compiled), checked like the form, inserted in bulk. Returns (new, already there)."""
+    """Responses received by mail or on paper, keyed in later: accepted until the compilation
+    is published (open, closed, or compiled as a draft: the processing window), checked like
+    the form, inserted in bulk. Returns (new, already there)."""
     c = consultation
     if Stage(c.stage) not in IMPORTABLE:
-        raise NotAccepting(f"responses can be imported while open or closed; {c.slug!r} is {c.stage}")
+        raise NotAccepting(
+            f"responses can be imported until the compilation is published (open, closed or compiled); "
+            f"{c.slug!r} is {c.stage}"
+        )
     existing = {
         email: digest
         for email, digest in session.exec(

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 from states import Stage, allowed_triggers
 from states.clock import next_step
 from store.consultations import plan_of
+from store.counts import Counts
 from store.tables import AuditEntry, Consultation, Submission
 
 Instant = Annotated[datetime, PlainSerializer(lambda v: v.isoformat(), return_type=str)]
@@ -72,7 +73,22 @@ class AuditView(View):
     details: dict[str, Any]
 
 
+class ByChannel(View):
+    online: int = Field(description="By the web form or the API.")
+    other: int = Field(description="Imported: received by e-mail or on paper.")
+
+
+class Responses(View):
+    """One query's numbers (store/counts.py): the compilation, the pages and the report agree."""
+
+    received: int
+    published: int
+    withheld: int
+    by_channel: ByChannel
+
+
 class ConsultationDetail(ConsultationView):
+    responses: Responses
     audit: list[AuditView]
 
 
@@ -130,8 +146,10 @@ def _consultation_fields(c: Consultation, now: datetime) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def detail_view(c: Consultation, audit: list[AuditEntry], *, now: datetime) -> ConsultationDetail:
-    return ConsultationDetail(**_consultation_fields(c, now), audit=[audit_view(e) for e in audit])
+def detail_view(c: Consultation, audit: list[AuditEntry], counts: Counts, *, now: datetime) -> ConsultationDetail:
+    responses = Responses(received=counts.received, published=counts.published, withheld=counts.withheld,
+                          by_channel=ByChannel(online=counts.online, other=counts.other))  # fmt: skip
+    return ConsultationDetail(**_consultation_fields(c, now), responses=responses, audit=[audit_view(e) for e in audit])
 
 
 def created_view(c: Consultation, warnings: list[str], *, now: datetime) -> Created:

@@ -62,11 +62,13 @@ PATH: tuple[tuple[Trigger, datetime, dict[str, Any]], ...] = (
     (Trigger.OPEN_SUBMISSIONS, geneva(date(2017, 6, 14), 10, 5), {}),
     (Trigger.CLOSE_SUBMISSIONS, geneva(date(2017, 8, 20), 0, 1), {}),
     (Trigger.COMPILE, geneva(date(2017, 8, 20), 0, 2), {}),
+    (Trigger.PUBLISH_COMPILATION, geneva(date(2017, 9, 11)), {}),
     (Trigger.HOLD_MEETING, geneva(date(2017, 9, 18), 17), {"meeting_summary": "Agreed summary."}),
     (Trigger.REPORT, geneva(date(2017, 10, 2)), {}),
 )
 REACHED_BY = {
-    Stage.LETTER_ISSUED: 1, Stage.OPEN: 2, Stage.CLOSED: 3, Stage.COMPILED: 4, Stage.MEETING_HELD: 5, Stage.REPORTED: 6,
+    Stage.LETTER_ISSUED: 1, Stage.OPEN: 2, Stage.CLOSED: 3, Stage.COMPILED: 4, Stage.PUBLISHED: 5,
+    Stage.MEETING_HELD: 6, Stage.REPORTED: 7,
 }  # fmt: skip
 
 

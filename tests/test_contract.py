@@ -57,10 +57,13 @@ def test_reminders_and_alerts_are_typed() -> None:
         owed(Stage.OPEN, PLAN, OFFSETS, Marks(last_reminder_days=14), DEADLINE - timedelta(hours=2)).reminder_days == 1
     )
     meeting = datetime(2017, 9, 17, 22, tzinfo=UTC)  # 18 September, 00:00 in Geneva
-    late = owed(Stage.COMPILED, PLAN, OFFSETS, Marks(), meeting + timedelta(days=3))
+    late = owed(Stage.PUBLISHED, PLAN, OFFSETS, Marks(), meeting + timedelta(days=3))
     assert late.alerts == (Alert.NO_SUMMARY,) and late.reminder_days is None
     done = Marks(alerts_done=frozenset({Alert.NO_SUMMARY.value}))
-    assert owed(Stage.COMPILED, PLAN, OFFSETS, done, meeting + timedelta(days=3)).nothing
+    assert owed(Stage.PUBLISHED, PLAN, OFFSETS, done, meeting + timedelta(days=3)).nothing
+    # still a draft six days before the meeting: staff are told no compilation is published
+    draft = owed(Stage.COMPILED, PLAN, OFFSETS, Marks(), meeting - timedelta(days=6))
+    assert draft.alerts == (Alert.NO_COMPILATION,)
 
 
 def test_next_timer_and_next_step_come_from_the_rows() -> None:
@@ -69,7 +72,7 @@ def test_next_timer_and_next_step_come_from_the_rows() -> None:
     assert next_timer(Stage.OPEN, PLAN, OFFSETS, Marks(), now) == DEADLINE - timedelta(days=14)
     assert next_timer(Stage.OPEN, PLAN, OFFSETS, Marks(last_reminder_days=1), now) == DEADLINE + CLOSE_AFTER
     assert next_timer(Stage.REPORTED, PLAN, OFFSETS, Marks(), now) is None
-    step = next_step(Stage.COMPILED, PLAN)
+    step = next_step(Stage.PUBLISHED, PLAN)
     assert (
         step is not None and step.trigger is Trigger.HOLD_MEETING and step.at == datetime(2017, 9, 17, 22, tzinfo=UTC)
     )
@@ -80,7 +83,8 @@ def test_next_timer_and_next_step_come_from_the_rows() -> None:
 def test_staff_rows_are_the_board_s_buttons() -> None:
     assert [r.trigger for r in staff_rows(Stage.DECIDED)] == [Trigger.ISSUE_LETTER, Trigger.CANCEL]
     assert Trigger.COMPILE not in [r.trigger for r in staff_rows(Stage.CLOSED)]  # the flow's, not staff's
-    assert Trigger.COMPILE in [r.trigger for r in staff_rows(Stage.COMPILED)]  # staff may re-run it
+    drafted = [r.trigger for r in staff_rows(Stage.COMPILED)]
+    assert Trigger.COMPILE in drafted and Trigger.PUBLISH_COMPILATION in drafted  # re-draft, or publish
 
 
 def test_parameters_are_typed_and_bounded() -> None:

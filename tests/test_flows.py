@@ -36,8 +36,11 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory):
 
 
 def open_consultations(session: Session, n: int) -> None:
+    """`n` consultations open with the deadline of 19 August 2017 and their meeting on the
+    25th: a tick on the 20th closes each, drafts its compilation, and alerts its contact
+    that none is published with the meeting days away — one message each."""
     for i in range(n):
-        data, at = decision(slug=f"c-{i}"), geneva(date(2017, 5, 25))
+        data, at = decision(slug=f"c-{i}", meeting_on=date(2017, 8, 25), meeting_gap_days=6), geneva(date(2017, 5, 25))
         c = repo.create_consultation(
             session=session, data=data, proposed=False, actor="staff:test", now=at, policy=POLICY
         ).consultation
@@ -52,7 +55,7 @@ def test_tick_flow_under_prefect_harness(prefect_harness, session: Session, data
 
     open_consultations(session, 3)
     result = asyncio.run(tick_flow(now="2017-08-20T12:00:00+00:00", database_url=database_url))
-    assert result["due"] == 3 and len(result["actions"]) == 6 and result["skipped"] == []
+    assert result["due"] == 3 and len(result["actions"]) == 9 and result["skipped"] == []  # close, draft, alert
     assert "no SMTP server configured" in result["mail"]
     assert len(result["compilations"]) == 3 and all(Path(f, "compilation.csv").exists() for f in result["compilations"])
     session.expire_all()
@@ -102,5 +105,5 @@ def test_tick_killed_mid_batch_then_restarted(session: Session, database_url: st
     ).all()  # fmt: skip
     assert len(per_consultation) == 600 and {n for *_, n in per_consultation} == {1}  # lost: 0, duplicates: 0
     ids = Counter(r.message["message-id"] for r in server.received)
-    assert len(ids) == 300 and set(ids.values()) == {1}  # the compilation notice, once each
+    assert len(ids) == 300 and set(ids.values()) == {1}  # the staff alert, once each
     assert count(session, "SELECT count(*) FROM outbox_message WHERE status = 'sent'") == 300

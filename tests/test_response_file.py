@@ -79,9 +79,14 @@ def test_csv_answer_columns_and_unknown_columns(tmp_path: Path) -> None:
         read_responses(tmp_path / "in.txt")
 
 
-def test_no_import_once_compiled(session: Session, tmp_path: Path) -> None:
-    c = consultation_in(session, Stage.COMPILED, slug="imp-late")
-    with pytest.raises(NotAccepting, match="while open or closed"):
+def test_imports_in_the_processing_window_not_once_published(session: Session, tmp_path: Path) -> None:
+    """A contribution e-mailed on time is keyed in while the compilation is a draft; once it
+    is published, what it holds is fixed."""
+    draft = consultation_in(session, Stage.COMPILED, slug="imp-draft")
+    assert import_file(session=session, consultation=draft, path=_jsonl(tmp_path, [_record(1)]), now=NOW) == (1, 0)
+    session.commit()
+    c = consultation_in(session, Stage.PUBLISHED, slug="imp-late")
+    with pytest.raises(NotAccepting, match="until the compilation is published"):
         import_file(session=session, consultation=c, path=_jsonl(tmp_path, [_record(1)]), now=NOW)
 
 

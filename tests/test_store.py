@@ -73,11 +73,11 @@ def test_whole_lifecycle_and_replay(session: Session) -> None:
     c = consultation_in(session, Stage.REPORTED)
     log = repo.audit_log(session=session, consultation_id=c.id)
     assert [e.to_stage for e in log] == [
-        "decided", "letter_issued", "open", "closed", "compiled", "meeting_held", "reported",
+        "decided", "letter_issued", "open", "closed", "compiled", "published", "meeting_held", "reported",
     ]  # fmt: skip
-    assert [e.seq for e in log] == list(range(1, 8))
+    assert [e.seq for e in log] == list(range(1, 9))
     assert repo.replayed_stage(session=session, consultation_id=c.id) == Stage.REPORTED
-    assert c.version == 7 and c.letter_number == "CL-17/1" and c.meeting_summary == "Agreed summary."
+    assert c.version == 8 and c.letter_number == "CL-17/1" and c.meeting_summary == "Agreed summary."
 
 
 def test_refused_trigger_writes_nothing(session: Session) -> None:
@@ -128,9 +128,14 @@ def test_extend_deadline_from_closed_reopens_and_records_both_dates(session: Ses
     assert repo.replayed_stage(session=session, consultation_id=c.id) == Stage.OPEN
 
 
-def test_extension_after_compilation_is_refused(session: Session) -> None:
-    c = consultation_in(session, Stage.COMPILED)
-    with pytest.raises(TriggerNotAllowed, match="'compiled'"):
+def test_extension_reopens_a_draft_but_not_a_published_compilation(session: Session) -> None:
+    draft = consultation_in(session, Stage.COMPILED)
+    change_stage(session=session, consultation=draft, trigger=Trigger.EXTEND_DEADLINE, actor=STAFF,
+                 now=geneva(date(2017, 8, 21)), policy=POLICY,
+                 new_deadline=deadline_instant(date(2017, 8, 26), "Europe/Geneva"))  # fmt: skip
+    assert draft.stage == "open"
+    c = consultation_in(session, Stage.PUBLISHED)
+    with pytest.raises(TriggerNotAllowed, match="'published'"):
         change_stage(session=session, consultation=c, trigger=Trigger.EXTEND_DEADLINE, actor=STAFF,
                           now=geneva(date(2017, 8, 21)), policy=POLICY,
                           new_deadline=deadline_instant(date(2017, 8, 26), "Europe/Geneva"))  # fmt: skip

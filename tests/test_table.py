@@ -18,9 +18,11 @@ EXPECTED: dict[tuple[Stage, Trigger], Stage] = {
     (S.OPEN, T.CLOSE_SUBMISSIONS): S.CLOSED,
     (S.OPEN, T.EXTEND_DEADLINE): S.OPEN,
     (S.CLOSED, T.EXTEND_DEADLINE): S.OPEN,
+    (S.COMPILED, T.EXTEND_DEADLINE): S.OPEN,  # the draft is dropped; published, it would not be
     (S.CLOSED, T.COMPILE): S.COMPILED,
     (S.COMPILED, T.COMPILE): S.COMPILED,
-    (S.COMPILED, T.HOLD_MEETING): S.MEETING_HELD,
+    (S.COMPILED, T.PUBLISH_COMPILATION): S.PUBLISHED,
+    (S.PUBLISHED, T.HOLD_MEETING): S.MEETING_HELD,
     (S.MEETING_HELD, T.REPORT): S.REPORTED,
     **{(s, T.CANCEL): S.CANCELLED for s in Stage if s not in (S.REPORTED, S.CANCELLED)},
 }
@@ -41,6 +43,7 @@ WHEN: dict[Trigger, tuple[datetime, dict]] = {
     T.OPEN_SUBMISSIONS: (datetime(2017, 6, 14, 9, tzinfo=UTC), {}),
     T.CLOSE_SUBMISSIONS: (datetime(2017, 8, 20, tzinfo=UTC), {}),
     T.COMPILE: (datetime(2017, 8, 20, 1, tzinfo=UTC), {}),
+    T.PUBLISH_COMPILATION: (datetime(2017, 9, 1, tzinfo=UTC), {}),
     T.HOLD_MEETING: (datetime(2017, 9, 18, 15, tzinfo=UTC), {"has_meeting_summary": True}),
     T.REPORT: (datetime(2017, 10, 1, tzinfo=UTC), {}),
     T.CANCEL: (datetime(2017, 7, 1, tzinfo=UTC), {"reason": "council withdrew the topic"}),

@@ -102,12 +102,12 @@ def test_partial_plan_of_a_proposal_passes() -> None:
         (Trigger.CLOSE_SUBMISSIONS, Stage.OPEN, datetime(2017, 8, 19, 21, 59, 59, tzinfo=UTC), {}, "deadline_passed"),
         (
             Trigger.HOLD_MEETING,
-            Stage.COMPILED,
+            Stage.PUBLISHED,
             datetime(2017, 9, 17, 21, 59, tzinfo=UTC),
             {"has_meeting_summary": True},
             "meeting_day_reached",
         ),
-        (Trigger.HOLD_MEETING, Stage.COMPILED, datetime(2017, 9, 18, 12, tzinfo=UTC), {}, "summary_recorded"),
+        (Trigger.HOLD_MEETING, Stage.PUBLISHED, datetime(2017, 9, 18, 12, tzinfo=UTC), {}, "summary_recorded"),
         (Trigger.CANCEL, Stage.OPEN, datetime(2017, 7, 1, tzinfo=UTC), {"reason": "  "}, "reason_given"),
         (
             Trigger.EXTEND_DEADLINE,

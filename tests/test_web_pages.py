@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from states import Stage
+from states import Stage, Trigger
 from store.tables import Consultation, Submission
-from tests.factories import consultation_in
+from tests.factories import POLICY, change_stage, consultation_in
 from tests.web_fixtures import STAFF, client  # noqa: F401  (fixture)
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -181,7 +182,11 @@ def test_unsubscribe_one_click(client: TestClient, session: Session) -> None:  #
 
 
 def test_letter_and_compilation_are_linked(client: TestClient, session: Session) -> None:  # noqa: F811
-    consultation_in(session, Stage.COMPILED, slug="ott-2017")
+    draft = consultation_in(session, Stage.COMPILED, slug="ott-2017")
+    assert client.get("/consultations/ott-2017/compilation?format=csv").status_code == 404  # a draft is staff's
+    change_stage(session=session, consultation=draft, trigger=Trigger.PUBLISH_COMPILATION, actor="staff:test",
+                 now=datetime(2017, 9, 11, tzinfo=UTC), policy=POLICY)  # fmt: skip
+    session.commit()
     page = client.get("/consultations/ott-2017?lang=ar").text
     assert "/consultations/ott-2017/letter?lang=ar" in page and "/consultations/ott-2017/compilation" in page
     letter = client.get("/consultations/ott-2017/letter?lang=ar")

@@ -25,6 +25,7 @@ from states.machine import ensure_allowed
 from states.table import TRANSITIONS
 from store import consultations as repo
 from store import lifecycle, submissions
+from store.counts import response_counts
 from store.decision_file import parse_decision
 from store.models import SubmissionCreate
 from store.staff import verify_staff
@@ -119,7 +120,8 @@ def _parse(fn, text: str, key: str):
 def get_consultation(request: Request, session: DB, ref: str) -> ConsultationDetail:
     c = repo.get(session=session, ref=ref)
     audit = repo.audit_log(session=session, consultation_id=repo.key(c))
-    return detail_view(c, audit, now=web(request).clock())
+    counts = response_counts(session.connection(), repo.key(c))
+    return detail_view(c, audit, counts, now=web(request).clock())
 
 
 def _transition_request() -> type[BaseModel]:

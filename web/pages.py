@@ -19,6 +19,7 @@ from states import Stage
 from states.errors import ConsultError, NotFound
 from store import consultations as repo
 from store import submissions
+from store.counts import response_counts
 from store.models import SubmissionCreate
 from store.tables import Consultation
 from store.vocab import CATEGORIES
@@ -29,7 +30,7 @@ from web.timeline import svg
 
 router = APIRouter(include_in_schema=False)
 MAX_ATTACHMENT = 10 * 1024 * 1024
-HAS_COMPILATION = frozenset({Stage.COMPILED, Stage.MEETING_HELD, Stage.REPORTED})
+HAS_COMPILATION = frozenset({Stage.PUBLISHED, Stage.MEETING_HELD, Stage.REPORTED})  # public once published
 HAS_REPORT = frozenset({Stage.MEETING_HELD, Stage.REPORTED})
 
 
@@ -48,10 +49,10 @@ def detail(request: Request, session: DB, ref: str) -> HTMLResponse:
     audit = repo.audit_log(session=session, consultation_id=repo.key(c))
     lang = i18n.negotiate(request)
     picture = svg(c, audit, now=now, labels=i18n.words(lang))
-    published = submissions.published(session=session, consultation_id=repo.key(c))
+    counts = response_counts(session.connection(), repo.key(c))
     return render(request, "detail.html", x=card(c, now), audit=audit, timeline=picture, now=now,
                   open=submissions.accepting_responses(Stage(c.stage), repo.plan_of(c), now),
-                  count=len(published), has_compilation=c.stage in HAS_COMPILATION,
+                  count=counts.published, has_compilation=c.stage in HAS_COMPILATION,
                   has_report=c.stage in HAS_REPORT)  # fmt: skip
 
 
@@ -184,8 +185,9 @@ def compilation_file(request: Request, session: DB, ref: str, format: str = "htm
     c = repo.get(session=session, ref=ref)
     if format not in COMPILATION_TYPES:
         raise ConsultError(f"format {format!r}: the compilation is served as {', '.join(COMPILATION_TYPES)}")
-    if c.stage not in HAS_COMPILATION:
-        raise NotFound(f"{c.slug}: no compilation yet (stage {c.stage})")
+    draft_for_staff = c.stage == Stage.COMPILED.value and request.session.get("staff")
+    if c.stage not in HAS_COMPILATION and not draft_for_staff:
+        raise NotFound(f"{c.slug}: no compilation published yet (stage {c.stage})")
     spool = tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+", encoding="utf-8")  # noqa: SIM115 (closed by chunks)
     conn = session.connection()
     if format == "html":
