@@ -32,6 +32,12 @@ class Policy:
     min_open_days: int = 30
     meeting_gap_days: int = 30
     reminder_offsets_days: tuple[int, ...] = (14, 7, 1)
+    letter_numbers: str = "registry"  # or "tool": see policy.toml
+    first_letter_number: int = 1
+
+    @property
+    def tool_numbers_letters(self) -> bool:
+        return self.letter_numbers == "tool"
 
 
 def read_toml(path: Path, *, what: str) -> dict[str, Any]:
@@ -56,6 +62,11 @@ def load_policy(path: Path | None = None) -> Policy:
         if not isinstance(offsets, list) or not all(isinstance(o, int) and o > 0 for o in offsets):
             raise PolicyError(f"policy file {path}: reminder_offsets_days must be positive integers")
         raw["reminder_offsets_days"] = tuple(sorted(set(offsets), reverse=True))
+    if raw.get("letter_numbers", "registry") not in {"registry", "tool"}:
+        raise PolicyError(f'policy file {path}: letter_numbers is "registry" or "tool"')
+    first = raw.get("first_letter_number", 1)
+    if not isinstance(first, int) or not 1 <= first <= 999:
+        raise PolicyError(f"policy file {path}: first_letter_number must be a whole number from 1 to 999")
     for key in ("min_open_days", "meeting_gap_days"):
         if key in raw and (not isinstance(raw[key], int) or raw[key] < 0):
             raise PolicyError(f"policy file {path}: {key} must be a non-negative integer")

@@ -117,6 +117,7 @@ class Step:
     day: int  # days from today (negative: past)
     at: time = time(10, 0)
     request: dict[str, Any] = field(default_factory=dict)
+    letter: int | None = None  # the registry's number for the letter, within its year (CL-YY/NN)
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ STORIES = (
             "deadline": 45,
             "meeting_on": 75,
         },  # fmt: skip
-        steps=(Step(Trigger.ISSUE_LETTER, -2),),
+        steps=(Step(Trigger.ISSUE_LETTER, -2, letter=52),),
         invites=True,
     ),
     LiveStory(
@@ -199,7 +200,7 @@ STORIES = (
             "deadline": 24,
             "meeting_on": 54,
         },  # fmt: skip
-        steps=(Step(Trigger.ISSUE_LETTER, -20), Step(Trigger.OPEN_SUBMISSIONS, -20, time(10, 5))),
+        steps=(Step(Trigger.ISSUE_LETTER, -20, letter=44), Step(Trigger.OPEN_SUBMISSIONS, -20, time(10, 5))),
         invites=True,
         responses=tuple(MULTILINGUAL_RESPONSES),
     ),
@@ -228,7 +229,11 @@ STORIES = (
             "deadline": -8,
             "meeting_on": 22,
         },  # fmt: skip
-        steps=(Step(Trigger.ISSUE_LETTER, -90), Step(Trigger.OPEN_SUBMISSIONS, -90, time(10, 5)), *_close(-8)),
+        steps=(
+            Step(Trigger.ISSUE_LETTER, -90, letter=38),
+            Step(Trigger.OPEN_SUBMISSIONS, -90, time(10, 5)),
+            *_close(-8),
+        ),
         responses=(
             (
                 5,
@@ -263,7 +268,7 @@ STORIES = (
             "meeting_on": -20,
         },  # fmt: skip
         steps=(
-            Step(Trigger.ISSUE_LETTER, -150),
+            Step(Trigger.ISSUE_LETTER, -150, letter=31),
             Step(Trigger.OPEN_SUBMISSIONS, -150, time(10, 5)),
             *_close(-50),
             Step(Trigger.PUBLISH_COMPILATION, -27),
@@ -319,10 +324,14 @@ def load_live(*, session: Session, now: datetime, settings: Settings) -> Iterato
             now=created_at, policy=settings.policy,
         ).consultation  # fmt: skip
         for step in story.steps:
-            at = local_instant(today + timedelta(days=step.day), step.at, ZONE)
+            day = today + timedelta(days=step.day)
+            at = local_instant(day, step.at, ZONE)
+            request = dict(step.request)
+            if step.letter:
+                request["letter_number"] = f"CL-{day.year % 100:02d}/{step.letter}"
             lifecycle.fire(
                 session=session, consultation=c, trigger=step.trigger, actor=_actor(step.trigger), now=at,
-                policy=settings.policy, request=Request(**step.request),
+                policy=settings.policy, request=Request(**request),
             )  # fmt: skip
             if step.trigger is Trigger.OPEN_SUBMISSIONS:
                 _respond(session=session, consultation=c, story=story, opened=at, now=now, settings=settings)

@@ -59,7 +59,8 @@ STORIES = (
         "enabling-environment-2016.toml",
         None,
         (
-            Event(Trigger.ISSUE_LETTER, date(2016, 2, 1)),
+            # The reference gives neither 2016 letter's number: these stand in, in the registry's form.
+            Event(Trigger.ISSUE_LETTER, date(2016, 2, 1), request={"letter_number": "CL-16/1"}),
             Event(Trigger.OPEN_SUBMISSIONS, date(2016, 2, 1), time(10, 5)),
             Event(Trigger.CLOSE_SUBMISSIONS, _after_deadline(date(2016, 9, 11)), time(0, 1)),
             Event(Trigger.COMPILE, _after_deadline(date(2016, 9, 11)), time(0, 2)),
@@ -72,7 +73,7 @@ STORIES = (
         "developmental-aspects-2016.toml",
         None,
         (
-            Event(Trigger.ISSUE_LETTER, date(2016, 10, 24)),
+            Event(Trigger.ISSUE_LETTER, date(2016, 10, 24), request={"letter_number": "CL-16/2"}),
             Event(Trigger.OPEN_SUBMISSIONS, date(2016, 10, 24), time(10, 5)),
             Event(
                 Trigger.EXTEND_DEADLINE,

@@ -17,7 +17,7 @@ LETTER_NUMBER = re.compile(r"^CL-(\d{2})/(\d{1,3})$")
 def issue_letter(facts: Facts, request: Request, now: datetime) -> Changes:
     """The letter is dated the day it is issued in the consultation's zone; its number is
     the registry's (checked for form and year here, for uniqueness by the database) or,
-    when none is given, the year's next one."""
+    when this tool keeps the registry and none is given, the year's next one."""
     issued_on = local_date(now, facts.plan.timezone)
     number = request.letter_number
     if number:
@@ -30,7 +30,7 @@ def issue_letter(facts: Facts, request: Request, now: datetime) -> Changes:
     return Changes(
         fields={"letter_number": number, "letter_issued_on": issued_on},
         details={"letter_number": number} if number else {},
-        allocate_letter_number=number is None,
+        allocate_letter_number_from=facts.first_letter_number if number is None else None,
     )
 
 

@@ -83,11 +83,12 @@ class Request:
 @dataclass(frozen=True, slots=True)
 class Changes:
     """What `apply` changes on the consultation: column values and the audit row's details.
-    `allocate_letter_number`: the store gives the year's next number (it needs the database)."""
+    `allocate_letter_number_from`: the store gives the year's next number, not below this one
+    (it needs the database to know which are taken)."""
 
     fields: Mapping[str, Any] = field(default_factory=dict)
     details: Mapping[str, Any] = field(default_factory=dict)
-    allocate_letter_number: bool = False
+    allocate_letter_number_from: int | None = None
 
 
 Apply = Callable[[Facts, Request, datetime], Changes]

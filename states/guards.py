@@ -24,6 +24,9 @@ class Facts:
     reason: str | None = None
     new_deadline: datetime | None = None
     letter_issued: bool = False
+    letter_number_given: bool = False
+    tool_numbers_letters: bool = False
+    first_letter_number: int = 1
 
 
 def plan_complete(facts: Facts, now: datetime) -> bool:
@@ -72,6 +75,11 @@ def summary_recorded(facts: Facts, now: datetime) -> bool:
 def reason_given(facts: Facts, now: datetime) -> bool:
     """Stakeholders are told why a consultation is cancelled, so a reason is required."""
     return bool(facts.reason and facts.reason.strip())
+
+
+def letter_number_known(facts: Facts, now: datetime) -> bool:
+    """The letter's number is the secretariat registry's: give it (e.g. CL-17/30); a number of our own would clash."""
+    return facts.letter_number_given or facts.tool_numbers_letters
 
 
 def letter_was_issued(facts: Facts, now: datetime) -> bool:

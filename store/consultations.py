@@ -63,6 +63,9 @@ def facts_of(c: Consultation, *, policy: Policy, request: Request | None = None)
         reason=request.reason,
         new_deadline=request.new_deadline,
         letter_issued=c.letter_number is not None,
+        letter_number_given=bool((request.letter_number or "").strip()),
+        tool_numbers_letters=policy.tool_numbers_letters,
+        first_letter_number=policy.first_letter_number,
     )
 
 

@@ -61,9 +61,10 @@ def fire(
     details: dict[str, Any] = dict(changes.details)
     try:
         repo.claim_version(session=session, consultation=c, expected=expected_version)
-        if changes.allocate_letter_number:
+        if changes.allocate_letter_number_from is not None:
             assert c.letter_issued_on is not None
-            c.letter_number = _reserve_letter_number(session=session, consultation=c, year=c.letter_issued_on.year)
+            c.letter_number = _reserve_letter_number(session=session, consultation=c, year=c.letter_issued_on.year,
+                                                     first=changes.allocate_letter_number_from)  # fmt: skip
             details["letter_number"] = c.letter_number
         entry = repo.append_audit(
             session=session,
@@ -96,12 +97,12 @@ def fire(
     return Fired(change, entry, notice)
 
 
-def _reserve_letter_number(*, session: Session, consultation: Consultation, year: int) -> str:
+def _reserve_letter_number(*, session: Session, consultation: Consultation, year: int, first: int) -> str:
     """The year's next number, without gaps or duplicates even when two letters are issued
     at once: the unique key on letter_number decides, and the loser takes the next one.
     Each try is a savepoint, so a lost race costs nothing else of the transaction."""
     for _ in range(50):
-        number = _next_letter_number(session=session, year=year)
+        number = _next_letter_number(session=session, year=year, first=first)
         try:
             with session.begin_nested():
                 session.execute(
@@ -116,8 +117,8 @@ def _reserve_letter_number(*, session: Session, consultation: Consultation, year
     raise repo.ConflictError(f"could not allocate a letter number for {year}: too many letters issued at once; retry")
 
 
-def _next_letter_number(*, session: Session, year: int) -> str:
+def _next_letter_number(*, session: Session, year: int, first: int) -> str:
     prefix = f"CL-{year % 100:02d}/"
     taken = session.exec(select(Consultation.letter_number).where(col(Consultation.letter_number).startswith(prefix)))
     highest = max((int(n.rsplit("/", 1)[1]) for n in taken if n), default=0)
-    return f"{prefix}{highest + 1}"
+    return f"{prefix}{max(highest + 1, first)}"

@@ -117,6 +117,10 @@ def test_staff_start_issue_and_watch_the_board(server: str, browser) -> None:
     page.screenshot(path=str(ARTIFACTS / "staff-decided.png"), full_page=True)
     asked: list[str] = []
     page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))  # issuing is irreversible
+    letter = page.locator(
+        'section[data-stage="decided"] form:has(button[data-trigger="issue-letter"][data-slug="gender-2017"])'
+    )
+    letter.locator("input[name=letter_number]").fill("CL-17/45")  # the registry's number
     page.click('section[data-stage="decided"] button[data-trigger="issue-letter"][data-slug="gender-2017"]')
     page.wait_for_selector('section[data-stage="letter_issued"] .card[data-slug="gender-2017"]')
     assert page.locator('section[data-stage="decided"] .card[data-slug="gender-2017"]').count() == 0

@@ -90,7 +90,7 @@ def test_proposed_then_decided_with_a_file(consult, tmp_path: Path) -> None:
 
 def test_extend_deadline_and_cancel(consult) -> None:
     consult("new", str(OTT_FILE), NOW)
-    consult("advance", "ott-2017", "issue-letter", "--now=2017-06-14T10:00:00+02:00")
+    consult("advance", "ott-2017", "issue-letter", "--letter-number", "CL-17/30", "--now=2017-06-14T10:00:00+02:00")
     consult("advance", "ott-2017", "open-submissions", "--now=2017-06-14T10:05:00+02:00")
     out = consult("extend-deadline", "ott-2017", "2017-08-26", "--reason", "more time", "--now=2017-08-10T00:00:00Z")
     assert "open → open by extend-deadline" in out.stdout

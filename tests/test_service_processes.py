@@ -67,6 +67,8 @@ def test_serve_stopped_leaves_nothing(how: signal.Signals, sqlite_url: str, sess
     try:
         _wait_for(log, "temporary server ready")
         _wait_for(log, "close-submissions")
+        said = log.read_text()  # outside the demo, localhost defaults are warned of on start
+        assert "warning: links in mail point at http://127.0.0.1:" in said and "set CONSULT_MAIL_FROM" in said
         assert len(marked(token, exclude=set())) == 2  # serve and its one Prefect server
         proc.send_signal(how)
         assert proc.wait(60) == 0, log.read_text()

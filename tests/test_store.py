@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session
 
+from config import Policy
 from states import ConsultError, GuardRefused, Stage, TimingError, Trigger, TriggerNotAllowed
 from states.timing import deadline_instant
 from store import consultations as repo
@@ -194,3 +195,36 @@ def test_list_by_stage(session: Session) -> None:
     consultation_in(session, Stage.OPEN)
     assert len(repo.list_consultations(session=session, stage=Stage.OPEN)) == 2
     assert len(repo.list_consultations(session=session)) == 3
+
+
+def test_letter_numbers_are_the_registry_s_unless_the_tool_keeps_it(session: Session, tmp_path) -> None:
+    """By default (config/policy.toml) the secretariat's registry numbers the letters: a
+    letter issued without its number is refused — CL-17/1 from a counter of our own
+    would clash with the real CL-17/1. When the tool keeps the registry, it numbers from
+    the configured first number."""
+    from config.policy import PolicyError, load_policy
+
+    registry = load_policy()
+    assert registry.letter_numbers == "registry" and not registry.tool_numbers_letters
+    c = consultation_in(session, Stage.DECIDED)
+    with pytest.raises(GuardRefused, match="letter_number_known"):
+        change_stage(session=session, consultation=c, trigger=Trigger.ISSUE_LETTER, actor=STAFF,
+                     now=geneva(date(2017, 6, 14)), policy=registry)  # fmt: skip
+    session.rollback()
+    entry = change_stage(session=session, consultation=c, trigger=Trigger.ISSUE_LETTER, actor=STAFF,
+                         now=geneva(date(2017, 6, 14)), policy=registry, letter_number="CL-17/30")  # fmt: skip
+    assert entry.details == {"letter_number": "CL-17/30"}
+    session.commit()
+    kept = Policy(letter_numbers="tool", first_letter_number=40)
+    numbers = []
+    for _ in range(2):
+        d = consultation_in(session, Stage.DECIDED)
+        change_stage(session=session, consultation=d, trigger=Trigger.ISSUE_LETTER, actor=STAFF,
+                     now=geneva(date(2017, 6, 15)), policy=kept)  # fmt: skip
+        session.commit()
+        numbers.append(d.letter_number)
+    assert numbers == ["CL-17/40", "CL-17/41"]
+    bad = tmp_path / "policy.toml"
+    bad.write_text('letter_numbers = "counter"\n', encoding="utf-8")
+    with pytest.raises(PolicyError, match="registry"):
+        load_policy(bad)

@@ -39,7 +39,7 @@ PLAN = Plan(
 # For each trigger, a moment and request at which all its guards agree.
 WHEN: dict[Trigger, tuple[datetime, dict]] = {
     T.DECIDE: (datetime(2017, 5, 26, tzinfo=UTC), {}),
-    T.ISSUE_LETTER: (datetime(2017, 6, 14, 8, tzinfo=UTC), {}),
+    T.ISSUE_LETTER: (datetime(2017, 6, 14, 8, tzinfo=UTC), {"letter_number_given": True}),
     T.OPEN_SUBMISSIONS: (datetime(2017, 6, 14, 9, tzinfo=UTC), {}),
     T.CLOSE_SUBMISSIONS: (datetime(2017, 8, 20, tzinfo=UTC), {}),
     T.COMPILE: (datetime(2017, 8, 20, 1, tzinfo=UTC), {}),

@@ -204,3 +204,25 @@ def test_report_is_linked_once_the_meeting_is_held(client: TestClient, session: 
     assert report.status_code == 200 and "Le Conseil est invité à prendre note" in report.text
     docx = client.get("/consultations/ott-2017/report?format=docx")
     assert docx.content.startswith(b"PK")
+
+
+def test_staff_board_counts_come_from_the_one_query(client: TestClient, session: Session) -> None:  # noqa: F811
+    from config import Settings
+    from notifications.effects import receive
+    from store import submissions
+    from store.models import SubmissionCreate
+    from tests.web_fixtures import NOW
+
+    c = consultation_in(session, Stage.OPEN, slug="counted")
+    for who in ("a", "b"):
+        data = SubmissionCreate(name=who.upper(), category="academia", country="FR", email=f"{who}@example.org",
+                                summary="s", answers=[{"question": 1, "text": "t"}])  # fmt: skip
+        receive(session=session, consultation=c, data=data, now=NOW, settings=Settings(), channel="web")
+    session.commit()
+    withheld = submissions.all_for(session=session, consultation_id=c.id)[0]
+    submissions.set_published(session=session, reference=withheld.reference, published=False)
+    session.commit()
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/staff/login").text).group(1)
+    client.post("/staff/login", data={"csrf": token, "name": STAFF[0], "password": STAFF[1]})
+    board = re.sub(r"\s+", " ", client.get("/staff").text)
+    assert "responses: 2 received (2 online, 0 other) · 1 published · 1 withheld" in board

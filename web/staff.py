@@ -24,6 +24,7 @@ from states.machine import ensure_allowed
 from states.table import staff_rows
 from store import consultations as repo
 from store import lifecycle, submissions
+from store.counts import response_counts
 from store.decision_file import parse_decision
 from store.staff import verify_staff
 from web.context import DB, card, fan_out_later, render, web
@@ -99,6 +100,7 @@ def _board(request: Request, session: Session, *, message: str | None = None, do
                 # Deciding a proposal records the council's decision (a file or the decision form), not a button.
                 item["rows"] = [r for r in staff_rows(stage) if not r.creates]
                 item["responses"] = submissions.all_for(session=session, consultation_id=repo.key(c))
+                item["counts"] = response_counts(session.connection(), repo.key(c))  # the compilation's own numbers
                 cards.append(item)
         columns.append((stage, cards))
     return render(request, "staff.html", status=status, columns=columns, now=now, csrf=csrf_token(request),
