@@ -62,6 +62,9 @@ def write_html(conn: Connection, c: Consultation, out: IO[str], *, lang: str) ->
     for row in _rows(conn, key(c), order=("category", "country")):
         out.write(macros.index_row(row=row, w=w))
     out.write(macros.index_close())
+    out.write(macros.summaries_open(w=w))  # each contribution's own summary, then the answers by question
+    for row in _rows(conn, key(c)):
+        out.write(macros.summary(row=row, w=w))
     for n, question in enumerate(c.questions, start=1):
         out.write(macros.question(w=w, n=n, text=pick(question, lang)))
         for row in _rows(conn, key(c)):

@@ -142,6 +142,8 @@ def test_compilation_html_csv_json(session: Session) -> None:
     assert index == [("4", "academia"), ("2", "member_state"), ("1", "other"), ("3", "sector_member")]
     assert html.index("Contribution 1: Zed") < html.index("Contribution 2: Amal")  # numbers in the order received
     assert "Responses to question 2" in html and "third 3" in html
+    summaries = html[html.index("Summaries of the contributions") : html.index("Responses to question 1")]
+    assert [f"summary {i}" in summaries for i in range(4)] == [True] * 4  # each respondent's own summary
     out = io.StringIO()
     compilation.write_csv(conn, c, out)
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))

@@ -105,7 +105,7 @@ def test_the_2017_gender_divide_round(session: Session, engine: Engine, database
     assert len(csv_out.getvalue().strip().splitlines()) == 1 + 2  # header + the published contributions
     assert "Sent by e-mail" in csv_out.getvalue() and "Buy now" not in csv_out.getvalue()  # summaries, not spam
     html = compilation.html_string(conn, c, lang="en")
-    assert "Kenya ICT Authority" in html and "Spam" not in html
+    assert "Kenya ICT Authority" in html and "Spam" not in html and "Sent by e-mail" in html  # its summary
 
     shown = json.loads(CliRunner().invoke(app, ["show", "gender-2017", "--json"],
                                           env={"CONSULT_DATABASE_URL": database_url}).stdout)  # fmt: skip
