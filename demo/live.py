@@ -31,6 +31,7 @@ from store import consultations as repo
 from store import lifecycle
 from store.decision_file import parse_decision
 from store.models import StakeholderCreate, SubmissionCreate
+from store.submissions import submit
 
 ZONE = "Europe/Geneva"
 SECRETARIAT = "staff:secretariat (demo)"
@@ -311,12 +312,9 @@ def load_live(*, session: Session, now: datetime, settings: Settings) -> Iterato
         yield f"stakeholders: {registry.created} demo stakeholders added (addresses under .example)"
     # In the order they started, so that letter numbers follow the letters' dates.
     for story in sorted(STORIES, key=_first_day):
-        try:
-            repo.get(session=session, ref=story.slug)
+        if repo.exists(session=session, slug=story.slug):
             yield f"{story.slug}: already loaded, left as it is"
             continue
-        except repo.NotFound:
-            pass
         data = _decision(story, today, settings)
         created_at = local_instant(today + timedelta(days=_first_day(story)), time(12, 0), ZONE)
         c = repo.create_consultation(
@@ -359,8 +357,6 @@ def _respond(*, session: Session, consultation, story: LiveStory, opened: dateti
         if story.invites:  # the receipt goes to the catcher too
             receive(session=session, consultation=consultation, data=data, now=at, settings=settings, channel="web")
         else:
-            from store.submissions import submit
-
             submit(session=session, consultation=consultation, data=data, now=at, channel="web")
 
 

@@ -139,12 +139,9 @@ def load_history(*, session: Session, now: datetime, policy: Policy) -> Iterator
     for story in STORIES:
         data = read_decision_file(DATA / story.file, policy=policy)
         tz = data.timezone
-        try:
-            repo.get(session=session, ref=data.slug)
+        if repo.exists(session=session, slug=data.slug):
             yield f"{data.slug}: already loaded, left as it is"
             continue
-        except repo.NotFound:
-            pass
         start = story.proposed_on or data.decided_on
         assert start is not None
         created_at = local_instant(start, time(12, 0), tz)

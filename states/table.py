@@ -106,18 +106,3 @@ def staff_rows(stage: Stage) -> list[Transition]:
 def next_row(stage: Stage) -> Transition | None:
     """The stage's next step on the main path (what the board shows as due next)."""
     return next((t for t in rows_from(stage) if not t.side), None)
-
-
-def creation_stage(trigger: Trigger) -> Stage | None:
-    t = transition_for(None, trigger)
-    return t.dest if t else None
-
-
-def params_of(trigger: Trigger) -> tuple[Param, ...]:
-    """Every parameter any row of `trigger` takes (for the CLI's options and help)."""
-    seen: dict[str, Param] = {}
-    for t in TRANSITIONS:
-        if t.trigger is trigger:
-            for p in t.params:
-                seen.setdefault(p.name, p)
-    return tuple(seen.values())

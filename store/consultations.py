@@ -79,7 +79,7 @@ def create_consultation(
     *, session: Session, data: ConsultationCreate, proposed: bool, actor: str, now: datetime, policy: Policy
 ) -> Created:
     """Insert a consultation in `proposed` or `decided` with its first audit row."""
-    if session.exec(select(Consultation.id).where(Consultation.slug == data.slug)).first() is not None:
+    if exists(session=session, slug=data.slug):
         raise ConflictError(f"a consultation with slug {data.slug!r} already exists")
     if not proposed and not data.questions:
         raise ConsultError("a council decision needs at least one question")
@@ -103,6 +103,10 @@ def key(c: Consultation) -> int:
     if c.id is None:
         raise errors.ConsultError(f"consultation {c.slug!r} is not stored yet")
     return c.id
+
+
+def exists(*, session: Session, slug: str) -> bool:
+    return session.exec(select(Consultation.id).where(Consultation.slug == slug)).first() is not None
 
 
 def get(*, session: Session, ref: str | int) -> Consultation:

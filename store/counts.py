@@ -24,10 +24,6 @@ class Counts:
     published_online: int = 0
     published_by_category: dict[str, int] = field(default_factory=dict)
 
-    def json_ready(self) -> dict[str, object]:
-        return {"received": self.received, "published": self.published, "withheld": self.withheld,
-                "by_channel": {"online": self.online, "other": self.other}}  # fmt: skip
-
 
 def response_counts(conn: Connection, consultation_id: int) -> Counts:
     S = Submission.__table__.c  # type: ignore[attr-defined]

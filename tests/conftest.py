@@ -20,7 +20,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlmodel import Session
 
 from store.db import make_engine, upgrade
-from tests.leaks import MARK, marked, own_processes
+from tests.leaks import MARK, marked
 from tests.postgres import Cluster
 
 # Every process the suite starts inherits this mark; pytest_sessionfinish looks for survivors.
@@ -90,7 +90,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     `consult serve`): after every fixture is torn down, fail the run if one is left."""
     left: list[tuple[int, str]] = []
     for _ in range(40):  # processes stopped at the very end need a moment to exit
-        left = marked(os.environ[MARK], exclude=own_processes())
+        left = marked(os.environ[MARK], exclude={os.getpid()})
         if not left:
             return
         time.sleep(0.5)

@@ -6,7 +6,6 @@ a leak: a temporary Prefect server, a `consult serve`, a worker, a mail catcher.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 MARK = "CONSULT_TEST_SESSION"
@@ -32,7 +31,3 @@ def marked(token: str, *, exclude: set[int]) -> list[tuple[int, str]]:
             continue
         found.append((int(proc.name), cmdline))
     return found
-
-
-def own_processes() -> set[int]:
-    return {os.getpid()}

@@ -27,7 +27,7 @@ from states import Stage
 from store.staff import add_staff
 from store.tables import OutboxMessage, Stakeholder
 from tests.factories import OTT, consultation_in
-from tests.web_fixtures import NOW, STAFF, client, settings_for  # noqa: F401 (fixture)
+from tests.web_fixtures import NOW, STAFF, client  # noqa: F401 (fixture)
 
 
 def _decision(slug: str) -> dict:
