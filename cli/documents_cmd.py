@@ -38,16 +38,77 @@ def letter(
     output: Output = None,
     now: Annotated[str | None, typer.Option("--now")] = None,
 ) -> None:
-    """The circular letter (a draft until the letter is issued), as HTML or PDF."""
+    """The circular letter as issued (the archived bytes), or a draft before it is issued."""
+    from documents.archive import find
     from documents.letter import letter_html
+    from states import Document
     from store import consultations as repo
 
     ctx = app_from_env()
     if fmt not in {"html", "pdf"}:
         raise ConsultError(f"unknown format {fmt!r}: the letter is html or pdf")
     with ctx.session() as s:
-        html = letter_html(repo.get(session=s, ref=ref), lang=_lang(lang), settings=ctx.settings, now=ctx.now(now))
+        c = repo.get(session=s, ref=ref)
+        issued = find(session=s, consultation=c, kind=Document.LETTER, extension=fmt, lang=_lang(lang))
+        if issued is None:
+            html = letter_html(c, lang=lang, settings=ctx.settings, now=ctx.now(now))
+    if issued is not None:
+        if issued.lang != lang:
+            typer.echo(f"{c.letter_number} was not issued in {lang}; this is its {issued.lang} version", err=True)
+        _emit_bytes(issued.content, fmt, output)
+        return
     _write(html, fmt, output)
+
+
+def _emit_bytes(data: bytes, fmt: str, output: Path | None) -> None:
+    if output is None:
+        if fmt == "pdf":
+            raise ConsultError("a PDF needs -o FILE")
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    output.write_bytes(data)
+    typer.echo(f"wrote {output}", err=True)
+
+
+@handles_errors
+def documents(
+    ref: Annotated[str, typer.Argument(metavar="ID")],
+    name: Annotated[str | None, typer.Argument(help="A file to write out, e.g. letter.ar.pdf.")] = None,
+    output: Output = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """The documents as issued (letter, addenda, published compilation, report): their files
+    and SHA-256 digests; with NAME, that file's archived bytes."""
+    import json
+
+    from store import consultations as repo
+    from store import documents as kept
+    from store.views import document_view
+
+    ctx = app_from_env()
+    with ctx.session() as s:
+        c = repo.get(session=s, ref=ref)
+        if name is not None:
+            found = kept.file_named(session=s, consultation_id=repo.key(c), name=name)
+            if found is None:
+                names = [f.name for _, files in kept.described(session=s, consultation_id=repo.key(c)) for f in files]
+                raise ConsultError(f"{c.slug}: no issued file {name!r}; issued: {', '.join(names) or 'none yet'}")
+            data = found.content
+        else:
+            views = [document_view(c, d, f) for d, f in kept.described(session=s, consultation_id=repo.key(c))]
+    if name is not None:
+        _emit_bytes(data, "pdf" if name.endswith(".pdf") else "text", output)
+        return
+    if as_json:
+        typer.echo(json.dumps([v.json_ready() for v in views], ensure_ascii=False, indent=2))
+        return
+    if not views:
+        typer.echo(f"{c.slug}: no document issued yet")
+    for v in views:
+        typer.echo(f"{v.kind} {v.number or ''} issued {v.issued_at:%Y-%m-%d %H:%M} UTC  sha256 {v.sha256}")
+        for f in v.files:
+            typer.echo(f"  {f.sha256}  {f.name}  ({f.size} bytes)")
 
 
 def _write(html: str, fmt: str, output: Path | None) -> None:
@@ -79,16 +140,16 @@ def compile_(
     _lang(lang)
     with ctx.session() as s:
         c = repo.get(session=s, ref=ref)
-        conn = s.connection()
+        conn, base_url = s.connection(), ctx.settings.mail.base_url
         if fmt == "zip":
             if output is None:
                 raise ConsultError("a ZIP needs -o FILE")
-            n = compilation.write_zip(conn, c, output, attachments=ctx.settings.data_dir / "attachments")
+            n = compilation.write_zip(conn, c, output, attachments=ctx.settings.attachments_dir)
             typer.echo(f"wrote {output} ({n} attachments)", err=True)
         elif fmt == "pdf":
-            _write(compilation.html_string(conn, c, lang=lang), "pdf", output)
+            _write(compilation.html_string(conn, c, lang=lang, base_url=base_url), "pdf", output)
         else:
-            writer = {"html": lambda f: compilation.write_html(conn, c, f, lang=lang),
+            writer = {"html": lambda f: compilation.write_html(conn, c, f, lang=lang, base_url=base_url),
                       "csv": lambda f: compilation.write_csv(conn, c, f),
                       "json": lambda f: compilation.write_json(conn, c, f)}[fmt]  # fmt: skip
             if output is None:

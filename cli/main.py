@@ -21,6 +21,7 @@ from states.languages import LANGUAGES
 from states.machine import ensure_allowed
 from states.table import TRANSITIONS
 from store import consultations as repo
+from store import documents as archive
 from store import lifecycle
 from store.counts import response_counts
 from store.db import current_revision, upgrade
@@ -180,8 +181,9 @@ def show(
         c = repo.get(session=s, ref=ref)
         audit = repo.audit_log(session=s, consultation_id=repo.key(c))
         counts = response_counts(s.connection(), repo.key(c))
+        documents = archive.described(session=s, consultation_id=repo.key(c))
     if as_json:
-        _emit_json(detail_view(c, audit, counts, now=at).json_ready())
+        _emit_json(detail_view(c, audit, counts, now=at, documents=documents).json_ready())
     else:
         render.detail(_console(), c, audit, now=at, lang=lang)
 
@@ -189,6 +191,7 @@ def show(
 def _fire(ref: str, trigger: Trigger, *, now: str | None, decision_file: Path | None = None,
           **given: Any) -> None:  # fmt: skip
     """Every trigger fired from the shell goes through here to the lifecycle service."""
+    from documents.archive import Renderer
     from notifications.fanout import fan_out_pending
 
     ctx = app_from_env()
@@ -203,7 +206,8 @@ def _fire(ref: str, trigger: Trigger, *, now: str | None, decision_file: Path | 
         row = ensure_allowed(Stage(c.stage), trigger)
         params = parse_request(row, given, timezone=c.timezone)
         fired = lifecycle.fire(session=s, consultation=c, trigger=trigger, actor=actor(), now=at,
-                               policy=ctx.settings.policy, request=params)  # fmt: skip
+                               policy=ctx.settings.policy, documents=Renderer(ctx.settings),
+                               request=params)  # fmt: skip
         s.commit()
         entry = fired.entry
     extra = f" ({entry.details['letter_number']})" if "letter_number" in entry.details else ""
@@ -347,6 +351,7 @@ def _register_groups() -> None:
     app.command("letter")(documents_cmd.letter)
     app.command("compile")(documents_cmd.compile_)
     app.command("report")(documents_cmd.report)
+    app.command("documents")(documents_cmd.documents)
     app.add_typer(staff_cmd.staff_app, name="staff")
     app.add_typer(staff_cmd.responses_app, name="responses")
 

@@ -39,7 +39,12 @@ def add(
 def import_(
     ref: Annotated[str, typer.Argument(metavar="ID", help="The consultation (slug or id).")],
     file: Annotated[
-        Path, typer.Argument(help=".jsonl (one response per line) or .csv (answer_1, answer_2, … columns).")
+        Path,
+        typer.Argument(
+            help=".jsonl (one response per line) or .csv (answer_1, answer_2, … columns); optional "
+            "received_at (when it arrived, not after the deadline) and attachment (a PDF or DOCX, "
+            "relative to this file)."
+        ),  # fmt: skip
     ],
     now: Annotated[str | None, typer.Option("--now")] = None,
 ) -> None:
@@ -50,6 +55,8 @@ def import_(
     ctx = app_from_env()
     with ctx.session() as s:
         c = repo.get(session=s, ref=ref)
-        created, same = import_file(session=s, consultation=c, path=file, now=ctx.now(now))
+        created, same = import_file(
+            session=s, consultation=c, path=file, now=ctx.now(now), attachments=ctx.settings.attachments_dir
+        )
         s.commit()
     typer.echo(f"{file}: {created} imported, {same} already there")

@@ -79,6 +79,11 @@ class Settings:
     mail: MailSettings = field(default_factory=lambda: MailSettings())
     organisation: Organisation = field(default_factory=lambda: load_organisation())
 
+    @property
+    def attachments_dir(self) -> Path:
+        """Contributions' files, under their generated names (store/attachments.py)."""
+        return self.data_dir / "attachments"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ

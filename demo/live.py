@@ -22,6 +22,7 @@ from typing import Any
 from sqlmodel import Session
 
 from config import Settings
+from documents.archive import Renderer
 from notifications.effects import receive
 from notifications.fanout import fan_out_in, settle_as_history
 from notifications.registry import import_stakeholders
@@ -329,7 +330,7 @@ def load_live(*, session: Session, now: datetime, settings: Settings) -> Iterato
                 request["letter_number"] = f"CL-{day.year % 100:02d}/{step.letter}"
             lifecycle.fire(
                 session=session, consultation=c, trigger=step.trigger, actor=_actor(step.trigger), now=at,
-                policy=settings.policy, request=Request(**request),
+                policy=settings.policy, documents=Renderer(settings), request=Request(**request),
             )  # fmt: skip
             if step.trigger is Trigger.OPEN_SUBMISSIONS:
                 _respond(session=session, consultation=c, story=story, opened=at, now=now, settings=settings)

@@ -18,7 +18,7 @@ from typing import Any
 from sqlmodel import Session
 
 from config import Settings
-from config.policy import Policy
+from documents.archive import Renderer
 from notifications.fanout import settle_as_history
 from states import Request, Stage, Trigger
 from states.timing import local_instant
@@ -115,7 +115,7 @@ DEMO_STAFF = "demo"
 
 def load_demo(*, session: Session, now: datetime, settings: Settings, live: bool = True) -> Iterator[str]:
     """The historical rounds, then (unless `live` is off) the live ones and the staff account."""
-    yield from load_history(session=session, now=now, policy=settings.policy)
+    yield from load_history(session=session, now=now, settings=settings)
     if live:
         from demo.live import load_live
 
@@ -134,7 +134,8 @@ def demo_staff(*, session: Session, now: datetime) -> Iterator[str]:
     yield f"staff login: {DEMO_STAFF} / {password}   (printed once; change it with `consult staff add {DEMO_STAFF}`)"
 
 
-def load_history(*, session: Session, now: datetime, policy: Policy) -> Iterator[str]:
+def load_history(*, session: Session, now: datetime, settings: Settings) -> Iterator[str]:
+    policy = settings.policy
     """Create each story's consultation (if absent) and replay its events up to `now`."""
     for story in STORIES:
         data = read_decision_file(DATA / story.file, policy=policy)
@@ -162,7 +163,7 @@ def load_history(*, session: Session, now: datetime, policy: Policy) -> Iterator
                 request["new_deadline"] = local_instant(request["new_deadline"], time(23, 59, 59), tz)
             lifecycle.fire(
                 session=session, consultation=c, trigger=event.trigger, actor=_actor(event.trigger),
-                now=at, policy=policy, request=Request(**request),
+                now=at, policy=settings.policy, documents=Renderer(settings), request=Request(**request),
             )  # fmt: skip
         settle_as_history(session=session, consultation_id=repo.key(c), now=now)  # its mail went out back then
         session.commit()

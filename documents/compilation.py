@@ -51,7 +51,15 @@ def _answer(row: Any, question: int) -> str | None:
     return None
 
 
-def write_html(conn: Connection, c: Consultation, out: IO[str], *, lang: str) -> None:
+def bundled_name(row: Any) -> str | None:
+    """The attachment's name in the ZIP (and in the CSV and JSON that point to it)."""
+    if not row.attachment_path:
+        return None
+    return f"{row.n:05d}-{row.reference}{Path(row.attachment_path).suffix}"
+
+
+def write_html(conn: Connection, c: Consultation, out: IO[str], *, lang: str, base_url: str | None = None) -> None:
+    """`base_url` links each attachment to the web ("" for links relative to the site)."""
     env, w = environment(), Words(lang)
     title = pick(c.title, lang)
     deadline = letter_date(local_date(c.deadline, c.timezone), lang) if c.deadline else ""
@@ -64,7 +72,9 @@ def write_html(conn: Connection, c: Consultation, out: IO[str], *, lang: str) ->
     out.write(macros.index_close())
     out.write(macros.summaries_open(w=w))  # each contribution's own summary, then the answers by question
     for row in _rows(conn, key(c)):
-        out.write(macros.summary(row=row, w=w))
+        link = None if base_url is None or not row.attachment_path else (
+            f"{base_url}/consultations/{c.slug}/responses/{row.reference}/attachment")  # fmt: skip
+        out.write(macros.summary(row=row, w=w, link=link))
     for n, question in enumerate(c.questions, start=1):
         out.write(macros.question(w=w, n=n, text=pick(question, lang)))
         for row in _rows(conn, key(c)):
@@ -75,7 +85,7 @@ def write_html(conn: Connection, c: Consultation, out: IO[str], *, lang: str) ->
 
 
 CSV_HEAD = ["contribution", "reference", "name", "organisation", "category", "country", "language", "received_at",
-            "summary"]  # fmt: skip
+            "summary", "attachment", "attachment_file"]  # fmt: skip
 
 
 def write_csv(conn: Connection, c: Consultation, out: IO[str]) -> None:
@@ -83,7 +93,8 @@ def write_csv(conn: Connection, c: Consultation, out: IO[str]) -> None:
     writer.writerow(CSV_HEAD + [f"answer_{n}" for n in range(1, len(c.questions) + 1)])
     for row in _rows(conn, key(c)):
         writer.writerow([row.n, row.reference, row.name, row.organisation or "", row.category, row.country,
-                         row.language, _iso(row.received_at), row.summary,
+                         row.language, _iso(row.received_at), row.summary, row.attachment_name or "",
+                         bundled_name(row) or "",
                          *[_answer(row, n) or "" for n in range(1, len(c.questions) + 1)]])  # fmt: skip
 
 
@@ -93,7 +104,9 @@ def write_json(conn: Connection, c: Consultation, out: IO[str]) -> None:
     for i, row in enumerate(_rows(conn, key(c))):
         item = {"contribution": row.n, "reference": row.reference, "name": row.name, "organisation": row.organisation,
                 "category": row.category, "country": row.country, "language": row.language,
-                "received_at": _iso(row.received_at), "summary": row.summary, "answers": row.answers}  # fmt: skip
+                "received_at": _iso(row.received_at), "summary": row.summary, "answers": row.answers,
+                "attachment": {"name": row.attachment_name, "file": bundled_name(row)} if row.attachment_path
+                else None}  # fmt: skip
         out.write(("," if i else "") + json.dumps(item, ensure_ascii=False) + "\n")
     out.write("]}\n")
 
@@ -103,16 +116,16 @@ def write_zip(conn: Connection, c: Consultation, target: Path, *, attachments: P
     written = 0
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for row in _rows(conn, key(c)):
-            if row.attachment_path:
-                suffix = Path(row.attachment_path).suffix
-                archive.write(attachments / row.attachment_path, f"{row.n:05d}-{row.reference}{suffix}")
+            name = bundled_name(row)
+            if name:
+                archive.write(attachments / row.attachment_path, name)
                 written += 1
     return written
 
 
-def html_string(conn: Connection, c: Consultation, *, lang: str) -> str:
+def html_string(conn: Connection, c: Consultation, *, lang: str, base_url: str | None = None) -> str:
     buffer = io.StringIO()
-    write_html(conn, c, buffer, lang=lang)
+    write_html(conn, c, buffer, lang=lang, base_url=base_url)
     return buffer.getvalue()
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from config import Settings
+from documents.archive import Renderer
 from notifications import fanout
 from notifications.notices import queue_reminders, queue_staff_alert
 from notifications.outbox import Status
@@ -87,7 +88,7 @@ def work_on(*, engine: Engine, consultation_id: int, now: datetime, settings: Se
         fired = []
         for trigger in owes.transitions:
             result = lifecycle.fire(session=s, consultation=c, trigger=trigger, actor=SYSTEM_ACTOR, now=now,
-                                    policy=policy)  # fmt: skip
+                                    policy=policy, documents=Renderer(settings))  # fmt: skip
             fired.append(result.change)
         reminder = None
         if owes.reminder_days is not None:
@@ -159,6 +160,6 @@ def write_compilations(*, engine: Engine, ids: list[int], settings: Settings) ->
                 compilation.write_json(conn, c, f)
             for lang in c.title:
                 with (folder / f"compilation.{lang}.html").open("w", encoding="utf-8") as f:
-                    compilation.write_html(conn, c, f, lang=lang)
+                    compilation.write_html(conn, c, f, lang=lang, base_url=settings.mail.base_url)
             written.append(str(folder))
     return written

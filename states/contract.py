@@ -3,7 +3,8 @@
 A `Transition` declares its trigger and stages, who may fire it (the clock, a flow, or
 staff with a role), the parameters it takes (typed), its guards, the pure `apply` step
 that says what changes on the consultation, the notice it causes and when it falls due.
-The lifecycle service (store/lifecycle.py) carries a row out; the CLI's options, the web's
+A row may also issue a document, archived as issued. The lifecycle service
+(store/lifecycle.py) carries a row out; the CLI's options, the web's
 buttons and form fields, the API's allowed triggers, the clock and the diagram are all
 read off the rows. Adding a trigger is adding a row (and its wording).
 """
@@ -17,7 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from states.guards import Facts
-from states.stages import Notice, Stage, Trigger
+from states.stages import Document, Notice, Stage, Trigger
 from states.timing import Plan
 
 Guard = Callable[[Facts, datetime], bool]
@@ -110,6 +111,7 @@ class Transition:
     apply: Apply = no_changes
     notice: Notice | None = None  # told to stakeholders, recorded in the same transaction
     notice_if: Guard | None = None  # ... only when this holds (before the change)
+    issues: Document | None = None  # archived as issued, in the same transaction
     due: Due | None = None  # when it falls due: the clock fires TIMER/FLOW rows then; staff see it
     creates: bool = False  # also creates a new consultation in `dest`
     side: bool = False  # an action beside the main path (cancel, extend, re-run), never "what is next"

@@ -59,4 +59,14 @@ class Notice(StrEnum):
     COMPILATION = "compiled"
 
 
+class Document(StrEnum):
+    """What a transition issues and the archive keeps as issued: the bytes sent out, never
+    re-rendered from the consultation as it is later (documents/archive.py)."""
+
+    LETTER = "letter"
+    ADDENDUM = "addendum"  # to the letter: a changed deadline is announced, the letter stays as sent
+    COMPILATION = "compilation"
+    REPORT = "report"
+
+
 SYSTEM_ACTOR = "system"

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from states import changes
 from states import guards as g
 from states.contract import Actor, Param, ParamKind, Transition
-from states.stages import FINAL_STAGES, Notice, Stage, Trigger
+from states.stages import FINAL_STAGES, Document, Notice, Stage, Trigger
 from states.timing import Plan, start_instant
 
 CLOSE_AFTER = timedelta(seconds=1)  # the deadline's own last second still accepts responses
@@ -53,7 +53,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(Trigger.ISSUE_LETTER, (Stage.DECIDED,), Stage.LETTER_ISSUED, Actor.STAFF, params=(LETTER_NUMBER,),
                guards=(g.plan_complete, g.plan_in_order, g.decision_taken, g.deadline_not_passed,
                        g.letter_number_known),
-               apply=changes.issue_letter, notice=Notice.INVITATION, due=letter_day, irreversible=True),
+               apply=changes.issue_letter, notice=Notice.INVITATION, issues=Document.LETTER, due=letter_day,
+               irreversible=True),
     Transition(Trigger.OPEN_SUBMISSIONS, (Stage.LETTER_ISSUED,), Stage.OPEN, Actor.TIMER,
                guards=(g.opening_reached,), due=opening),
     Transition(Trigger.CLOSE_SUBMISSIONS, (Stage.OPEN,), Stage.CLOSED, Actor.TIMER,
@@ -65,11 +66,12 @@ TRANSITIONS: tuple[Transition, ...] = (
     # Staff may re-draft by hand: compiled → compiled records the re-run.
     Transition(Trigger.COMPILE, (Stage.COMPILED,), Stage.COMPILED, Actor.STAFF, side=True),
     Transition(Trigger.PUBLISH_COMPILATION, (Stage.COMPILED,), Stage.PUBLISHED, Actor.STAFF,
-               notice=Notice.COMPILATION, irreversible=True),
+               notice=Notice.COMPILATION, issues=Document.COMPILATION, irreversible=True),
     Transition(Trigger.HOLD_MEETING, (Stage.PUBLISHED,), Stage.MEETING_HELD, Actor.STAFF, params=(SUMMARY,),
                guards=(g.meeting_day_reached, g.summary_recorded), apply=changes.hold_meeting, due=meeting_day,
                irreversible=True),
-    Transition(Trigger.REPORT, (Stage.MEETING_HELD,), Stage.REPORTED, Actor.STAFF, irreversible=True),
+    Transition(Trigger.REPORT, (Stage.MEETING_HELD,), Stage.REPORTED, Actor.STAFF, issues=Document.REPORT,
+               irreversible=True),
     Transition(Trigger.CANCEL, NON_FINAL, Stage.CANCELLED, Actor.STAFF, params=(REASON_REQUIRED,),
                guards=(g.reason_given,), notice=Notice.CANCELLATION, notice_if=g.letter_was_issued, side=True,
                irreversible=True),
@@ -77,7 +79,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     # new deadline); after publication it would orphan a public document.
     Transition(Trigger.EXTEND_DEADLINE, (Stage.OPEN, Stage.CLOSED, Stage.COMPILED), Stage.OPEN, Actor.STAFF,
                params=(NEW_DEADLINE, REASON), guards=(g.new_deadline_later, g.extended_plan_in_order),
-               apply=changes.extend_deadline, notice=Notice.DEADLINE_EXTENDED, side=True),
+               apply=changes.extend_deadline, notice=Notice.DEADLINE_EXTENDED, issues=Document.ADDENDUM, side=True),
 )
 # fmt: on
 

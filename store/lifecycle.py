@@ -2,10 +2,12 @@
 buttons and forms, the staff API, the clock and the demo alike.
 
 `fire` checks the row of the table (stage, parameters, guards), applies its pure `apply`
-step, moves the stage, compares-and-sets the version, appends the audit row and records
-the notice the row causes — all in the caller's transaction, which the caller commits.
-Nothing here performs I/O: the notice is fanned out to stakeholders after the commit
-(notifications/fanout.py).
+step, moves the stage, compares-and-sets the version, archives the document the row
+issues (rendered by the `documents` renderer passed in, its SHA-256 in the audit row),
+appends the audit row and records the notice the row causes — all in the caller's
+transaction, which the caller commits. The notice is fanned out to stakeholders after the
+commit (notifications/fanout.py); the document is kept with the transition, so what was
+issued and the record that it was issued cannot part.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from states.errors import Busy
 from states.machine import Change, check_guards, ensure_allowed, move
 from states.requests import refuse_others
 from store import consultations as repo
+from store import documents as archive
+from store.documents import Renderer
 from store.tables import AuditEntry, Consultation, PendingNotice
 
 NO_REQUEST = Request()
@@ -38,7 +42,7 @@ class Fired:
 
 def fire(
     *, session: Session, consultation: Consultation, trigger: Trigger, actor: str, now: datetime, policy: Policy,
-    request: Request = NO_REQUEST,
+    documents: Renderer, request: Request = NO_REQUEST,
 ) -> Fired:  # fmt: skip
     """Carry out `trigger` on `consultation`. Nothing is written when a check refuses; a
     concurrent change raises Conflict (and rolls the session back)."""
@@ -66,6 +70,13 @@ def fire(
             c.letter_number = _reserve_letter_number(session=session, consultation=c, year=c.letter_issued_on.year,
                                                      first=changes.allocate_letter_number_from)  # fmt: skip
             details["letter_number"] = c.letter_number
+        issued = None
+        if row.issues is not None:
+            seq = archive.next_seq(session=session, consultation_id=repo.key(c), kind=row.issues)
+            files = documents(session=session, consultation=c, kind=row.issues, seq=seq, now=now)
+            details["document"] = {"kind": row.issues.value, "seq": seq, "sha256": archive.digest(files),
+                                   "files": {f.name: f.sha256 for f in files}}  # fmt: skip
+            issued = (row.issues, seq, files)
         entry = repo.append_audit(
             session=session,
             consultation=c,
@@ -76,6 +87,10 @@ def fire(
             reason=request.reason,
             details=details,
         )
+        if issued is not None:
+            kind, seq, files = issued
+            archive.archive(session=session, consultation=c, kind=kind, seq=seq, files=files, issued_at=now,
+                            audit_seq=entry.seq)  # fmt: skip
         notice = None
         if owes_notice:
             assert row.notice is not None

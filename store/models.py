@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -198,7 +199,7 @@ class SubmissionCreate(BaseModel):
     email: str
     language: str = "en"
     summary: str = Field(min_length=1, max_length=3000)
-    answers: list[Answer] = Field(min_length=1)
+    answers: list[Answer] = Field(default_factory=list)  # none: the contribution is its attachment
 
     _one_line = field_validator("name", "organisation")(StakeholderCreate._one_line.__func__)  # type: ignore[attr-defined]
     _category = field_validator("category")(StakeholderCreate._category.__func__)  # type: ignore[attr-defined]
@@ -216,3 +217,13 @@ class SubmissionCreate(BaseModel):
         if len(set(numbers)) != len(numbers):
             raise ValueError("each question may be answered once")
         return sorted(value, key=lambda a: a.question)
+
+
+class ImportedResponse(SubmissionCreate):
+    """A contribution received by e-mail or on paper, keyed in by staff: the response, plus
+    when it was received (it counts for the deadline) and its file, named relative to the
+    import file. Its content hash is the response's alone (SubmissionCreate's serializer),
+    so the same contribution sent through the form and imported is recognised as one."""
+
+    received_at: AwareDatetime | None = None
+    attachment: str | None = Field(default=None, max_length=500)

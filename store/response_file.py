@@ -1,8 +1,10 @@
 """A file of responses received by other channels (.jsonl or .csv) → stored, all or nothing.
 
-Each record is validated like the form (`SubmissionCreate`); the first bad one stops the
-import with its line number, before anything is written. JSON lines are validated
-straight from their text (pydantic parses and checks in one pass, in Rust).
+Each record is validated like the form (`ImportedResponse`: the form's fields, plus
+`received_at` and `attachment`, a PDF or DOCX named relative to the import file); the
+first bad one stops the import with its line number, before anything is written. JSON
+lines are validated straight from their text (pydantic parses and checks in one pass, in
+Rust).
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from states.errors import ConsultError
-from store.models import SubmissionCreate, first_error
-from store.submissions import check_answers, import_many
+from store.attachments import BadAttachment, read_file
+from store.models import ImportedResponse, first_error
+from store.submissions import ImportedFile, check_answers, import_many
 from store.tables import Consultation
 
 
@@ -38,7 +41,7 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def read_responses(path: Path) -> list[SubmissionCreate]:
+def read_responses(path: Path) -> list[ImportedResponse]:
     """Every response in the file, validated; ConsultError names the file and line."""
     if path.suffix not in {".jsonl", ".csv"}:
         raise ConsultError(f"{path}: use a .jsonl or .csv file")
@@ -47,10 +50,10 @@ def read_responses(path: Path) -> list[SubmissionCreate]:
     except FileNotFoundError:
         raise ConsultError(f"{path}: no such file") from None
     if path.suffix == ".jsonl":
-        return [_valid(path, n, line, SubmissionCreate.model_validate_json)
+        return [_valid(path, n, line, ImportedResponse.model_validate_json)
                 for n, line in enumerate(text.splitlines(), start=1) if line.strip()]  # fmt: skip
     reader = csv.DictReader(text.splitlines())
-    return [_valid(path, reader.line_num, _from_csv(record), SubmissionCreate.model_validate) for record in reader]
+    return [_valid(path, reader.line_num, _from_csv(record), ImportedResponse.model_validate) for record in reader]
 
 
 def _from_csv(record: dict[str, Any]) -> dict[str, Any]:
@@ -64,7 +67,7 @@ def _from_csv(record: dict[str, Any]) -> dict[str, Any]:
     return {**fields, "answers": answers}  # any other column is refused as an unknown field
 
 
-def _valid(path: Path, line: int, record: Any, validate) -> SubmissionCreate:
+def _valid(path: Path, line: int, record: Any, validate) -> ImportedResponse:
     try:
         return validate(record)
     except ValidationError as exc:
@@ -73,16 +76,25 @@ def _valid(path: Path, line: int, record: Any, validate) -> SubmissionCreate:
         raise ConsultError(f"{path}:{line}: {first_error(exc)} (nothing was imported)") from None
 
 
-def import_file(*, session: Session, consultation: Consultation, path: Path, now: datetime) -> tuple[int, int]:
-    """Validate the whole file, then store its new responses; returns (new, already there).
-    The caller commits."""
+def import_file(
+    *, session: Session, consultation: Consultation, path: Path, now: datetime, attachments: Path | None = None
+) -> tuple[int, int]:
+    """Validate the whole file and read the files it names, then store its new responses
+    (their files under `attachments`); returns (new, already there). The caller commits."""
     with _gc_paused():
         rows = read_responses(path)
+        files: dict[int, ImportedFile] = {}
         for n, data in enumerate(rows, start=1):
             try:
-                check_answers(consultation=consultation, data=data)
+                if data.attachment is not None:
+                    kind, blob = read_file(path.parent / data.attachment)
+                    files[n - 1] = ImportedFile(Path(data.attachment).name, kind, blob)
+                check_answers(consultation=consultation, data=data, attached=data.attachment is not None)
+            except BadAttachment as exc:
+                raise ConsultError(f"{path}: response {n}: {exc} (nothing was imported)") from None
             except ConsultError as exc:
                 raise ConsultError(f"{path}: response {n}: {exc} (nothing was imported)") from None
-        counts = import_many(session=session, consultation=consultation, rows=rows, now=now)
+        counts = import_many(session=session, consultation=consultation, rows=list(rows), now=now, files=files,
+                             attachments=attachments)  # fmt: skip
         del rows  # freed by reference counting now, not walked by the collector once it is back
     return counts

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -15,6 +16,7 @@ from sqlmodel import Session, col, select
 from states import Stage
 from states.errors import Conflict, ConsultError, NotFound
 from states.guards import accepting_responses
+from store.attachments import stored_name
 from store.consultations import plan_of
 from store.models import Answer, SubmissionCreate
 from store.statements import bound_value, insert_new, insert_rows
@@ -45,7 +47,13 @@ def content_hash(data: SubmissionCreate) -> str:
     return hashlib.sha256(data.__pydantic_serializer__.to_json(data)).hexdigest()
 
 
-def check_answers(*, consultation: Consultation, data: SubmissionCreate) -> None:
+NOTHING_SENT = "answers: answer at least one question, or attach the contribution as a PDF or DOCX file"
+
+
+def check_answers(*, consultation: Consultation, data: SubmissionCreate, attached: bool = False) -> None:
+    """Answers to questions that exist; none at all only when a file carries the contribution."""
+    if not data.answers and not attached:
+        raise InvalidAnswer(NOTHING_SENT)
     count = len(consultation.questions)
     for answer in data.answers:
         if answer.question > count:
@@ -63,7 +71,7 @@ def submit(
         if c.stage == Stage.OPEN and c.opens_at and now < c.opens_at:
             when = "has not opened yet"
         raise NotAccepting(f"consultation {c.slug!r} {when}: responses are not accepted (stage {c.stage})")
-    check_answers(consultation=c, data=data)
+    check_answers(consultation=c, data=data, attached=attachment_path is not None)
     digest = content_hash(data)
     values: dict[str, Any] = {
         "consultation_id": c.id, "reference": f"R-{secrets.token_hex(5).upper()}",
@@ -99,6 +107,11 @@ def published(*, session: Session, consultation_id: int) -> list[Submission]:
     return list(session.exec(query))
 
 
+def by_reference(*, session: Session, consultation_id: int, reference: str) -> Submission | None:
+    query = select(Submission).where(Submission.consultation_id == consultation_id, Submission.reference == reference)
+    return session.exec(query).first()
+
+
 def all_for(*, session: Session, consultation_id: int) -> list[Submission]:
     query = select(Submission).where(Submission.consultation_id == consultation_id).order_by(col(Submission.id))
     return list(session.exec(query))
@@ -119,18 +132,32 @@ def set_published(*, session: Session, reference: str, published: bool) -> Submi
 IMPORTABLE = frozenset({Stage.OPEN, Stage.CLOSED, Stage.COMPILED})  # until the compilation is published
 
 
+@dataclass(frozen=True, slots=True)
+class ImportedFile:
+    """A contribution's file read for an import: the submitter's name, its kind and bytes."""
+
+    name: str
+    kind: str
+    data: bytes
+
+
 def import_many(
-    *, session: Session, consultation: Consultation, rows: list[SubmissionCreate], now: datetime
-) -> tuple[int, int]:
+    *, session: Session, consultation: Consultation, rows: list[SubmissionCreate], now: datetime,
+    files: dict[int, ImportedFile] | None = None, attachments: Path | None = None,
+) -> tuple[int, int]:  # fmt: skip
     """Responses received by mail or on paper, keyed in later: accepted until the compilation
     is published (open, closed, or compiled as a draft: the processing window), checked like
-    the form, inserted in bulk. Returns (new, already there)."""
+    the form, inserted in bulk. A row's own `received_at` (ImportedResponse) is kept; it
+    must not be after the deadline — these are contributions received on time. `files`
+    (by row index) are written under `attachments` for the new rows only, and removed
+    again if the insert fails. Returns (new, already there)."""
     c = consultation
     if Stage(c.stage) not in IMPORTABLE:
         raise NotAccepting(
             f"responses can be imported until the compilation is published (open, closed or compiled); "
             f"{c.slug!r} is {c.stage}"
         )
+    files = files or {}
     existing = {
         email: digest
         for email, digest in session.exec(
@@ -139,11 +166,12 @@ def import_many(
     }
     table = Submission.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect
-    received_at = bound_value(table.c.received_at, now, dialect)
+    stamped_now = bound_value(table.c.received_at, now, dialect)
     published = bound_value(table.c.published, True, dialect)
     references = iter(_references(len(rows)))
     seen: set[str] = set()
     new: list[tuple] = []
+    to_write: list[tuple[str, bytes]] = []
     same = 0
     consultation_id = c.id
     for n, data in enumerate(rows, start=1):
@@ -156,21 +184,63 @@ def import_many(
                 raise AlreadyResponded(f"response {n}: a different response from {data.email} is already recorded")
             same += 1
             continue
+        received_at = stamped_now
+        when: datetime | None = getattr(data, "received_at", None)
+        if when is not None:
+            _check_received(n, when, consultation=c, now=now)
+            received_at = bound_value(table.c.received_at, when, dialect)
+        name = path = None
+        if (file := files.get(n - 1)) is not None:
+            name, path = file.name[:200], stored_name(file.kind)
+            to_write.append((path, file.data))
         new.append((consultation_id, next(references), data.name, data.organisation, data.category, data.country,
                     data.email, data.language, data.summary, _ANSWERS.dump_json(data.answers).decode(), "import",
-                    published, digest, received_at))  # fmt: skip
+                    published, digest, received_at, name, path))  # fmt: skip
+    written = _write_files(attachments, to_write)
     try:
         insert_rows(connection=session.connection(), table=table, columns=_IMPORT_COLUMNS, rows=new)
     except IntegrityError:  # a response from one of these addresses arrived through the web meanwhile
         session.rollback()
+        for stale in written:
+            stale.unlink(missing_ok=True)
         raise AlreadyResponded(
             "a response from one of these addresses arrived during the import; nothing was imported, run it again"
         ) from None
     return len(new), same
 
 
+def _check_received(n: int, when: datetime, *, consultation: Consultation, now: datetime) -> None:
+    c = consultation
+    if when > now:
+        raise InvalidAnswer(f"response {n}: received_at {when.isoformat()} is in the future (nothing was imported)")
+    if c.deadline is not None and when > c.deadline:
+        raise InvalidAnswer(
+            f"response {n}: received_at {when.isoformat()} is after the deadline {c.deadline.isoformat()}; "
+            "only contributions received on time are imported (nothing was imported)"
+        )
+
+
+def _write_files(folder: Path | None, files: list[tuple[str, bytes]]) -> list[Path]:
+    if not files:
+        return []
+    if folder is None:
+        raise ValueError("attachments to import need the attachments folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    try:
+        for name, data in files:
+            (folder / name).write_bytes(data)
+            written.append(folder / name)
+    except OSError as exc:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise ConsultError(f"attachments: cannot write to {folder} ({exc.strerror}); nothing was imported") from None
+    return written
+
+
 _IMPORT_COLUMNS = ("consultation_id", "reference", "name", "organisation", "category", "country", "email", "language",
-                   "summary", "answers", "channel", "published", "content_hash", "received_at")  # fmt: skip
+                   "summary", "answers", "channel", "published", "content_hash", "received_at", "attachment_name",
+                   "attachment_path")  # fmt: skip
 _ANSWERS = TypeAdapter(list[Answer])
 
 

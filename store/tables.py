@@ -62,6 +62,42 @@ class AuditEntry(SQLModel, table=True):
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
+class ArchivedDocument(SQLModel, table=True):
+    """A document as issued (the letter, an addendum, the published compilation, the
+    report): which transition issued it, in which languages, and one SHA-256 over its
+    files (the digest of their `sha256sum` listing, so it can be checked with that tool)."""
+
+    __tablename__ = "document"
+    __table_args__ = (UniqueConstraint("consultation_id", "kind", "seq", name="uq_document_kind_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    consultation_id: int = Field(foreign_key="consultation.id", index=True)
+    kind: str = Field(max_length=20)  # states.Document
+    seq: int = 1  # addenda are numbered 1, 2, …; the others are issued once
+    letter_number: str | None = Field(default=None, max_length=40)  # the letter it is, or belongs to
+    issued_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    audit_seq: int
+    languages: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    sha256: str = Field(max_length=64)
+
+
+class ArchivedFile(SQLModel, table=True):
+    """One file of an archived document, with its bytes: kept in the database so that the
+    document and the transition that issued it commit (or not) together."""
+
+    __tablename__ = "document_file"
+    __table_args__ = (UniqueConstraint("document_id", "name", name="uq_document_file_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    document_id: int = Field(foreign_key="document.id", index=True)
+    name: str = Field(max_length=100)  # letter.ar.pdf, addendum-1.en.html, compilation.csv …
+    lang: str | None = Field(default=None, max_length=2)
+    media_type: str = Field(max_length=100)
+    sha256: str = Field(max_length=64)
+    size: int
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
 class Stakeholder(SQLModel, table=True):
     """Someone invited to every consultation: a Member State's focal point, a company, a scholar."""
 

@@ -12,11 +12,11 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
-from states import Stage, allowed_triggers
+from states import Document, Stage, allowed_triggers
 from states.clock import next_step
 from store.consultations import plan_of
 from store.counts import Counts
-from store.tables import AuditEntry, Consultation, Submission
+from store.tables import ArchivedDocument, ArchivedFile, AuditEntry, Consultation, Submission
 
 Instant = Annotated[datetime, PlainSerializer(lambda v: v.isoformat(), return_type=str)]
 
@@ -87,8 +87,30 @@ class Responses(View):
     by_channel: ByChannel
 
 
+class DocumentFileView(View):
+    name: str
+    lang: str | None
+    media_type: str
+    size: int
+    sha256: str
+    path: str = Field(description="Where the web serves these archived bytes.")
+
+
+class DocumentView(View):
+    """A document as issued, archived with the transition that issued it."""
+
+    kind: str = Field(description="letter, addendum, compilation or report.")
+    seq: int
+    number: str | None = Field(description="The letter's registry number; an addendum's is 'Addendum N to …'.")
+    issued_at: Instant
+    sha256: str = Field(description="SHA-256 of the files' `sha256sum` listing (sorted by name).")
+    languages: list[str]
+    files: list[DocumentFileView]
+
+
 class ConsultationDetail(ConsultationView):
     responses: Responses
+    documents: list[DocumentView]
     audit: list[AuditView]
 
 
@@ -146,10 +168,29 @@ def _consultation_fields(c: Consultation, now: datetime) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def detail_view(c: Consultation, audit: list[AuditEntry], counts: Counts, *, now: datetime) -> ConsultationDetail:
+def document_view(c: Consultation, doc: ArchivedDocument, files: list[ArchivedFile]) -> DocumentView:
+    number = doc.letter_number
+    if doc.kind == Document.ADDENDUM and number:
+        number = f"Addendum {doc.seq} to {number}"
+    elif doc.kind != Document.LETTER:
+        number = None
+    return DocumentView(
+        kind=doc.kind, seq=doc.seq, number=number, issued_at=doc.issued_at, sha256=doc.sha256,
+        languages=doc.languages,
+        files=[DocumentFileView(name=f.name, lang=f.lang, media_type=f.media_type, size=f.size, sha256=f.sha256,
+                                path=f"/consultations/{c.slug}/documents/{f.name}") for f in files],
+    )  # fmt: skip
+
+
+def detail_view(
+    c: Consultation, audit: list[AuditEntry], counts: Counts, *, now: datetime,
+    documents: list[tuple[ArchivedDocument, list[ArchivedFile]]],
+) -> ConsultationDetail:  # fmt: skip
     responses = Responses(received=counts.received, published=counts.published, withheld=counts.withheld,
                           by_channel=ByChannel(online=counts.online, other=counts.other))  # fmt: skip
-    return ConsultationDetail(**_consultation_fields(c, now), responses=responses, audit=[audit_view(e) for e in audit])
+    return ConsultationDetail(**_consultation_fields(c, now), responses=responses,
+                              documents=[document_view(c, d, f) for d, f in documents],
+                              audit=[audit_view(e) for e in audit])  # fmt: skip
 
 
 def created_view(c: Consultation, warnings: list[str], *, now: datetime) -> Created:

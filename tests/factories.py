@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel import Session
 
 from config import Policy, Settings
+from documents.archive import Renderer
 from notifications.fanout import fan_out_in, settle_as_history
 from states import Request, Stage, Trigger
 from states.timing import local_instant
@@ -21,6 +22,7 @@ from store.tables import AuditEntry, Consultation
 # This tool keeps the letter registry in most tests (the year's next number); the
 # secretariat's registry, the default, is tested apart.
 POLICY = Policy(letter_numbers="tool")
+DOCUMENTS = Renderer(Settings(policy=POLICY))  # the documents a transition issues, really rendered
 GENEVA = "Europe/Geneva"
 STAFF = "staff:test"
 
@@ -107,12 +109,12 @@ def consultation_in(session: Session, stage: Stage, *, slug: str | None = None) 
 
 def change_stage(
     *, session: Session, consultation: Consultation, trigger: Trigger, actor: str, now: datetime, policy: Policy,
-    **params: Any,
+    documents: Renderer = DOCUMENTS, **params: Any,
 ) -> AuditEntry:  # fmt: skip
     """The lifecycle service with the trigger's parameters as keywords (tests read better so)."""
     return lifecycle.fire(
         session=session, consultation=consultation, trigger=trigger, actor=actor, now=now, policy=policy,
-        request=Request(**params),
+        documents=documents, request=Request(**params),
     ).entry  # fmt: skip
 
 

@@ -8,8 +8,10 @@ same contributions."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import zipfile
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -21,9 +23,10 @@ from typer.testing import CliRunner
 from cli.main import app
 from config import MailSettings, Settings
 from documents import compilation, report
+from documents.archive import Renderer, find
 from flows import work
 from notifications.effects import receive
-from states import Stage, Trigger
+from states import Document, Stage, Trigger
 from store import consultations as repo
 from store import submissions
 from store.counts import response_counts
@@ -39,6 +42,7 @@ GENDER = {
     "title": {"en": "Bridging the gender digital divide", "ar": "سد الفجوة الرقمية بين الجنسين"},
     "questions": [{"en": "What are the main barriers?", "ar": "ما هي العوائق الرئيسية؟"}],
 }  # fmt: skip
+PDF = b"%PDF-1.4\n% Kenya's contribution, sent by e-mail\n"
 SETTINGS = Settings(policy=POLICY, mail=MailSettings(sender="CWG <cwg-internet@itu.int>", base_url="https://x.example"))
 
 
@@ -77,20 +81,22 @@ def test_the_2017_gender_divide_round(session: Session, engine: Engine, database
     session.refresh(c)
     assert c.stage == Stage.COMPILED.value and "compiled" not in _purposes(session)
 
-    # A contribution e-mailed on 20 December is keyed in after the deadline; the spam is withheld.
+    # A contribution e-mailed on 20 December, a PDF, is keyed in after the deadline; the spam is withheld.
     emailed = tmp_path / "emailed.jsonl"
+    (tmp_path / "Kenya contribution.pdf").write_bytes(PDF)
     emailed.write_text(json.dumps({"name": "Kenya ICT Authority", "category": "member_state", "country": "KE",
                                    "email": "ict@example.ke", "language": "en", "summary": "Sent by e-mail",
-                                   "answers": [{"question": 1, "text": "Affordability."}]}) + "\n",
-                       encoding="utf-8")  # fmt: skip
-    assert import_file(session=session, consultation=c, path=emailed, now=geneva(date(2017, 12, 28))) == (1, 0)
+                                   "received_at": "2017-12-20T15:12:00+01:00",
+                                   "attachment": "Kenya contribution.pdf"}) + "\n", encoding="utf-8")  # fmt: skip
+    assert import_file(session=session, consultation=c, path=emailed, now=geneva(date(2017, 12, 28)),
+                       attachments=tmp_path / "attachments") == (1, 0)  # fmt: skip
     spam = next(s for s in submissions.all_for(session=session, consultation_id=repo.key(c)) if s.name == "Spam")
     submissions.set_published(session=session, reference=spam.reference, published=False)
     session.commit()
 
     # Staff publish the compilation: now, and only now, stakeholders are told — once.
     change_stage(session=session, consultation=c, trigger=Trigger.PUBLISH_COMPILATION, actor="staff:test",
-                 now=geneva(date(2018, 1, 8)), policy=POLICY)  # fmt: skip
+                 now=geneva(date(2018, 1, 8)), policy=POLICY, documents=Renderer(settings))  # fmt: skip
     session.commit()
     for _ in range(2):
         work.advance_all_due(engine=engine, now=geneva(date(2018, 1, 8), 12), settings=settings)
@@ -107,6 +113,24 @@ def test_the_2017_gender_divide_round(session: Session, engine: Engine, database
     html = compilation.html_string(conn, c, lang="en")
     assert "Kenya ICT Authority" in html and "Spam" not in html and "Sent by e-mail" in html  # its summary
 
+    # As published: archived with the transition, the attachment listed, linked and bundled.
+    kenya = next(s for s in submissions.all_for(session=session, consultation_id=repo.key(c)) if s.channel == "import")
+    assert kenya.received_at.isoformat() == "2017-12-20T14:12:00+00:00" and kenya.answers == []
+    published = find(session=session, consultation=c, kind=Document.COMPILATION, extension="html", lang="en")
+    assert published is not None
+    page = published.content.decode()
+    assert "Sent by e-mail" in page and "Egypt&#39;s contribution" in page and "Buy now" not in page
+    assert f'href="https://x.example/consultations/gender-2017/responses/{kenya.reference}/attachment"' in page
+    assert ">Kenya contribution.pdf</a>" in page
+    bundle = tmp_path / "bundle.zip"
+    assert compilation.write_zip(conn, c, bundle, attachments=tmp_path / "attachments") == 1
+    with zipfile.ZipFile(bundle) as z:
+        (name,) = z.namelist()
+        assert name.endswith(f"-{kenya.reference}.pdf") and z.read(name) == PDF
+    as_json = json.loads(find(session=session, consultation=c, kind=Document.COMPILATION, extension="json").content)
+    assert [r["attachment"] for r in as_json["responses"] if r["attachment"]] == [{"name": "Kenya contribution.pdf",
+                                                                                  "file": name}]  # fmt: skip
+
     shown = json.loads(CliRunner().invoke(app, ["show", "gender-2017", "--json"],
                                           env={"CONSULT_DATABASE_URL": database_url}).stdout)  # fmt: skip
     assert shown["stage"] == "published"
@@ -120,3 +144,63 @@ def test_the_2017_gender_divide_round(session: Session, engine: Engine, database
     assert built.counts[-1][1] == compilation.count(session.connection(), repo.key(c)) == 2
     summary = built.sections[0][1][0]
     assert "2 contributions were published — 1 received online" in summary and "1 by e-mail or on paper" in summary
+    change_stage(session=session, consultation=c, trigger=Trigger.REPORT, actor="staff:test",
+                 now=geneva(date(2018, 2, 1)), policy=POLICY)  # fmt: skip
+    session.commit()
+    submitted = find(session=session, consultation=c, kind=Document.REPORT, extension="html", lang="en")
+    assert submitted is not None and "2 contributions were published" in submitted.content.decode()
+    assert find(session=session, consultation=c, kind=Document.REPORT, extension="pdf", lang="ar") is not None
+
+
+def _cli(database_url: str, tmp_path: Path, *args: str) -> bytes:
+    """The command's standard output, as bytes (a letter is served byte for byte)."""
+    result = CliRunner().invoke(app, list(args), env={"CONSULT_DATABASE_URL": database_url,
+                                                      "CONSULT_DATA_DIR": str(tmp_path)})  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return result.stdout_bytes
+
+
+def test_letters_are_frozen_as_issued_and_an_extension_issues_an_addendum(
+    session: Session, database_url: str, tmp_path: Path
+) -> None:
+    from pypdf import PdfReader
+
+    c = repo.create_consultation(session=session, data=decision(**GENDER), proposed=False, actor="staff:test",
+                                 now=geneva(date(2017, 10, 2)), policy=POLICY).consultation  # fmt: skip
+    change_stage(session=session, consultation=c, trigger=Trigger.ISSUE_LETTER, actor="staff:test",
+                 now=geneva(date(2017, 10, 10)), policy=POLICY, letter_number="CL-17/45")  # fmt: skip
+    change_stage(session=session, consultation=c, trigger=Trigger.OPEN_SUBMISSIONS, actor="system",
+                 now=geneva(date(2017, 10, 10), 12), policy=POLICY)  # fmt: skip
+    session.commit()
+    before = {(lang, fmt): _cli(database_url, tmp_path, "letter", "gender-2017", "--lang", lang, "--format", fmt,
+                                *(["-o", str(tmp_path / f"before.{lang}.pdf")] if fmt == "pdf" else []))
+              for lang in ("en", "ar") for fmt in ("html", "pdf")}  # fmt: skip
+    assert "23 December 2017" in before["en", "html"].decode() and "CL-17/45" in before["en", "html"].decode()
+
+    new = geneva(date(2018, 1, 12), 23, 59)
+    change_stage(session=session, consultation=c, trigger=Trigger.EXTEND_DEADLINE, actor="staff:test",
+                 now=geneva(date(2017, 12, 15)), policy=POLICY, new_deadline=new, reason="more time asked")  # fmt: skip
+    session.commit()
+    for lang in ("en", "ar"):
+        assert _cli(database_url, tmp_path, "letter", "gender-2017", "--lang", lang) == before[lang, "html"]
+        _cli(database_url, tmp_path, "letter", "gender-2017", "--lang", lang, "--format", "pdf",
+             "-o", str(tmp_path / f"after.{lang}.pdf"))  # fmt: skip
+        assert (tmp_path / f"after.{lang}.pdf").read_bytes() == (tmp_path / f"before.{lang}.pdf").read_bytes()
+
+    shown = json.loads(_cli(database_url, tmp_path, "show", "gender-2017", "--json"))
+    letter, addendum = shown["documents"]
+    assert (letter["kind"], letter["number"], letter["languages"]) == ("letter", "CL-17/45", ["ar", "en"])
+    assert letter["issued_at"] == "2017-10-10T08:00:00+00:00"
+    files = {f["name"]: f for f in letter["files"]}
+    assert files["letter.en.html"]["sha256"] == hashlib.sha256(before["en", "html"]).hexdigest()
+    listing = "".join(f"{f['sha256']}  {f['name']}\n" for f in sorted(letter["files"], key=lambda f: f["name"]))
+    assert letter["sha256"] == hashlib.sha256(listing.encode()).hexdigest()  # what `sha256sum` would list
+    audit = [e for e in shown["audit"] if e["trigger"] == "issue_letter"][0]
+    assert audit["details"]["document"]["sha256"] == letter["sha256"]  # recorded with the transition
+
+    assert (addendum["kind"], addendum["number"]) == ("addendum", "Addendum 1 to CL-17/45")
+    text = _cli(database_url, tmp_path, "documents", "gender-2017", "addendum-1.en.html").decode()
+    assert "Addendum 1 to CL-17/45" in text and "12 January 2018" in text and "10 October 2017" in text
+    _cli(database_url, tmp_path, "documents", "gender-2017", "addendum-1.ar.pdf", "-o", str(tmp_path / "add.pdf"))
+    arabic = "".join(page.extract_text() for page in PdfReader(tmp_path / "add.pdf").pages)
+    assert "CL-17/45" in arabic and "2018" in arabic

@@ -105,3 +105,45 @@ def test_driver_errors_come_out_as_sqlalchemy_errors(session: Session) -> None:
     with pytest.raises(IntegrityError):
         insert_rows(connection=session.connection(), table=table, columns=columns, rows=[row, row])
     session.rollback()
+
+
+PDF = b"%PDF-1.4\n% an e-mailed contribution\n"
+
+
+def test_import_keeps_received_at_and_files_and_takes_attachment_only(session: Session, tmp_path: Path) -> None:
+    c = consultation_in(session, Stage.CLOSED, slug="imp-files")  # the processing window: after the deadline
+    (tmp_path / "mail").mkdir()
+    (tmp_path / "mail" / "Kenya submission.pdf").write_bytes(PDF)
+    on_time = "2017-08-18T16:30:00+02:00"
+    path = _jsonl(tmp_path, [
+        _record(1, received_at=on_time, attachment="mail/Kenya submission.pdf", answers=[]),  # the file is the answer
+        _record(2),
+    ])  # fmt: skip
+    attachments = tmp_path / "attachments"
+    assert import_file(session=session, consultation=c, path=path, now=NOW.replace(month=8, day=25),
+                       attachments=attachments) == (2, 0)  # fmt: skip
+    session.commit()
+    first, second = session.exec(select(Submission).order_by(Submission.id)).all()
+    assert first.received_at.isoformat() == "2017-08-18T14:30:00+00:00" and first.answers == []
+    assert first.attachment_name == "Kenya submission.pdf"
+    assert (attachments / first.attachment_path).read_bytes() == PDF
+    assert second.attachment_path is None and second.received_at == NOW.replace(month=8, day=25)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"attachment": "missing.pdf"}, r"response 1: attachment .*missing.pdf: no such file"),
+    ({"attachment": "fake.pdf"}, r"response 1: attachment .*fake.pdf: not a PDF or DOCX file"),
+    ({"answers": []}, r"response 1: answers: answer at least one question, or attach the contribution"),
+    ({"received_at": "2017-08-20T09:00:00+02:00"}, r"response 1: received_at .* is after the deadline"),
+    ({"received_at": "2017-08-19T12:00:00"}, r"in.jsonl:1: field 'received_at': .*timezone"),
+])  # fmt: skip
+def test_import_refuses_bad_files_and_late_or_naive_times(session: Session, tmp_path: Path, change, message) -> None:
+    c = consultation_in(session, Stage.CLOSED, slug="imp-refused")
+    (tmp_path / "fake.pdf").write_bytes(b"MZ\x90 an executable named .pdf")
+    path = _jsonl(tmp_path, [_record(1, **change), _record(2)])
+    with pytest.raises(ConsultError, match=message):
+        import_file(session=session, consultation=c, path=path, now=NOW.replace(month=8, day=25),
+                    attachments=tmp_path / "attachments")  # fmt: skip
+    session.rollback()
+    assert session.exec(select(Submission)).all() == []
+    assert not (tmp_path / "attachments").exists() or not any((tmp_path / "attachments").iterdir())

@@ -96,6 +96,29 @@ def test_attachment_checked_by_magic_bytes(client, session: Session, tmp_path, p
         assert (tmp_path / "attachments" / row.attachment_path).read_bytes() == payload
 
 
+def test_attachment_only_contribution_is_linked_and_served_while_published(client, session: Session) -> None:  # noqa: F811
+    c = consultation_in(session, Stage.OPEN, slug="ott-2017")
+    bare = {k: v for k, v in form_for(0).items()}
+    refused = client.post("/consultations/ott-2017/respond", data=bare)  # neither answers nor a file
+    assert refused.status_code == 422 and "attach the contribution as a PDF or DOCX file" in refused.text
+    payload = b"%PDF-1.7\n" + b"1" * 50
+    sent = client.post("/consultations/ott-2017/respond", data=bare,
+                       files={"attachment": ("مساهمة مصر.pdf", payload, "application/pdf")})  # fmt: skip
+    assert sent.status_code == 201
+    row = session.exec(select(Submission)).one()
+    link = f"/consultations/ott-2017/responses/{row.reference}/attachment"
+    assert link in client.get("/consultations/ott-2017/responses").text
+    got = client.get(link)
+    assert got.status_code == 200 and got.content == payload and got.headers["content-type"] == "application/pdf"
+    assert "filename*=utf-8''%D9%85" in got.headers["content-disposition"]  # the Arabic name, encoded (RFC 6266)
+    assert got.headers["x-content-type-options"] == "nosniff"
+    row.published = False  # withheld: gone from the public, still there for staff
+    session.commit()
+    assert client.get(link).status_code == 404
+    assert client.get("/consultations/ott-2017/responses/R-NOPE/attachment").status_code == 404
+    assert c.slug == "ott-2017"
+
+
 def test_xss_is_escaped_everywhere(client: TestClient, session: Session) -> None:  # noqa: F811
     c = consultation_in(session, Stage.OPEN, slug="ott-2017")
     row = session.get(Consultation, c.id)
@@ -226,3 +249,24 @@ def test_staff_board_counts_come_from_the_one_query(client: TestClient, session:
     client.post("/staff/login", data={"csrf": token, "name": STAFF[0], "password": STAFF[1]})
     board = re.sub(r"\s+", " ", client.get("/staff").text)
     assert "responses: 2 received (2 online, 0 other) · 1 published · 1 withheld" in board
+
+
+def test_issued_documents_are_listed_and_served_as_archived(client: TestClient, session: Session) -> None:  # noqa: F811
+    import base64
+    import hashlib
+
+    consultation_in(session, Stage.PUBLISHED, slug="ott-2017")
+    page = client.get("/consultations/ott-2017?lang=ar").text
+    assert "الوثائق كما صدرت" in page and 'href="/consultations/ott-2017/documents/letter.ar.pdf"' in page
+    assert 'href="/consultations/ott-2017/documents/compilation.csv"' in page
+    letter = client.get("/consultations/ott-2017/letter?lang=ar&format=pdf")
+    assert letter.status_code == 200 and letter.content.startswith(b"%PDF")
+    digest = hashlib.sha256(letter.content).digest()
+    assert letter.headers["repr-digest"] == f"sha-256=:{base64.b64encode(digest).decode()}:"
+    assert client.get("/consultations/ott-2017/documents/letter.ar.pdf").content == letter.content
+    assert (
+        client.get("/consultations/ott-2017/letter?lang=fr").headers["content-disposition"].endswith('letter.en.html"')
+    )  # not issued in French: the English letter as issued
+    published = client.get("/consultations/ott-2017/compilation?format=csv")
+    assert published.headers["etag"].strip('"') == hashlib.sha256(published.content).hexdigest()
+    assert client.get("/consultations/ott-2017/documents/nothing.pdf").status_code == 404

@@ -24,6 +24,7 @@ from states.languages import pick
 from states.machine import ensure_allowed
 from states.table import TRANSITIONS
 from store import consultations as repo
+from store import documents as archive
 from store import lifecycle, submissions
 from store.counts import response_counts
 from store.decision_file import parse_decision
@@ -121,7 +122,8 @@ def get_consultation(request: Request, session: DB, ref: str) -> ConsultationDet
     c = repo.get(session=session, ref=ref)
     audit = repo.audit_log(session=session, consultation_id=repo.key(c))
     counts = response_counts(session.connection(), repo.key(c))
-    return detail_view(c, audit, counts, now=web(request).clock())
+    documents = archive.described(session=session, consultation_id=repo.key(c))
+    return detail_view(c, audit, counts, now=web(request).clock(), documents=documents)
 
 
 def _transition_request() -> type[BaseModel]:
@@ -149,7 +151,7 @@ def fire_transition(
     params = parse_request(row, body.model_dump() if body is not None else {}, timezone=c.timezone)
     fired = lifecycle.fire(
         session=session, consultation=c, trigger=parsed, actor=actor, now=context.clock(),
-        policy=context.settings.policy, request=params,
+        policy=context.settings.policy, documents=context.documents, request=params,
     )  # fmt: skip
     session.commit()
     if fired.notice is not None:
@@ -173,6 +175,8 @@ async def create_submission(
         data = SubmissionCreate.model_validate(payload)
     except ValidationError as exc:
         raise HTTPException(422, [_field_error(dict(e)) for e in exc.errors()]) from None
+    if not data.answers:  # JSON carries no file: the answers are the contribution (the form may attach one)
+        raise HTTPException(422, [{"field": "answers", "message": "answer at least one question"}])
     received = await context.take_response(ref=ref, data=data, now=context.clock(), channel="api")
     if not received.created:
         response.status_code = 200

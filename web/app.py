@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
 from config import Settings
+from documents.archive import Renderer
 from store.db import make_engine
 from web import api, errors, pages, staff
 from web.context import NoticeWorker, Web
@@ -60,9 +61,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None, rate_limit: 
         clock=lambda: (settings.now or datetime.now(UTC)).astimezone(UTC),
         submissions_limit=RateLimit(rate_limit, 60.0),
         templates=templates,
-        attachments=settings.data_dir / "attachments",
+        attachments=settings.attachments_dir,
         writer=writer,
         notices=notices,
+        documents=Renderer(settings),
     )
     app.add_middleware(SessionMiddleware, secret_key=_secret_key(settings), same_site="lax", https_only=False)
     app.add_middleware(BodyLimit, limit=MAX_BODY)

@@ -22,6 +22,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from config import Settings
+from documents.archive import Renderer
 from notifications.effects import receive
 from notifications.fanout import fan_out_for, stop_with_parent
 from states import Stage
@@ -49,6 +50,7 @@ class Web:
     attachments: Path
     writer: ThreadPoolExecutor | None
     notices: NoticeWorker
+    documents: Renderer  # renders what a transition issues, for the archive
 
     async def take_response(
         self, *, ref: str, data: SubmissionCreate, now: datetime, channel: str,

@@ -3,25 +3,27 @@ published responses, unsubscribe. Every page in the reader's language."""
 
 from __future__ import annotations
 
-import secrets
+import base64
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from documents.archive import find
 from notifications.registry import opt_out
-from states import Stage
+from states import Document, Stage
 from states.errors import ConsultError, NotFound
+from store import attachments, submissions
 from store import consultations as repo
-from store import submissions
+from store import documents as kept
 from store.counts import response_counts
 from store.models import SubmissionCreate
-from store.tables import Consultation
+from store.tables import ArchivedFile, Consultation
 from store.vocab import CATEGORIES
 from web import i18n
 from web.context import DB, card, render, web
@@ -29,7 +31,6 @@ from web.errors import status_for
 from web.timeline import svg
 
 router = APIRouter(include_in_schema=False)
-MAX_ATTACHMENT = 10 * 1024 * 1024
 HAS_COMPILATION = frozenset({Stage.PUBLISHED, Stage.MEETING_HELD, Stage.REPORTED})  # public once published
 HAS_REPORT = frozenset({Stage.MEETING_HELD, Stage.REPORTED})
 
@@ -50,7 +51,8 @@ def detail(request: Request, session: DB, ref: str) -> HTMLResponse:
     lang = i18n.negotiate(request)
     picture = svg(c, audit, now=now, labels=i18n.words(lang))
     counts = response_counts(session.connection(), repo.key(c))
-    return render(request, "detail.html", x=card(c, now), audit=audit, timeline=picture, now=now,
+    documents = kept.described(session=session, consultation_id=repo.key(c))
+    return render(request, "detail.html", x=card(c, now), audit=audit, timeline=picture, now=now, documents=documents,
                   open=submissions.accepting_responses(Stage(c.stage), repo.plan_of(c), now),
                   count=counts.published, has_compilation=c.stage in HAS_COMPILATION,
                   has_report=c.stage in HAS_REPORT)  # fmt: skip
@@ -62,15 +64,6 @@ def respond_form(request: Request, session: DB, ref: str) -> HTMLResponse:
     now = web(request).clock()
     return render(request, "respond.html", c=c, errors=[], values={}, categories=CATEGORIES,
                   open=submissions.accepting_responses(Stage(c.stage), repo.plan_of(c), now))  # fmt: skip
-
-
-def _sniff(data: bytes) -> str | None:
-    """The attachment's real type from its first bytes, whatever its name says."""
-    if data.startswith(b"%PDF-"):
-        return "pdf"
-    if data.startswith(b"PK\x03\x04") and b"word/" in data[:65536] and b"[Content_Types].xml" in data[:65536]:
-        return "docx"
-    return None
 
 
 @router.post("/consultations/{ref}/respond", response_class=HTMLResponse)
@@ -112,15 +105,14 @@ async def respond(request: Request, ref: str) -> HTMLResponse:
     upload = form.get("attachment")
     stored_name = original = None
     if isinstance(upload, UploadFile) and upload.filename:
-        blob = await upload.read(MAX_ATTACHMENT + 1)
-        kind = _sniff(blob)
-        if len(blob) > MAX_ATTACHMENT:
-            return again(["attachment: larger than 10 MB"], 413)
-        if kind is None:
-            return again(["attachment: not a PDF or DOCX file (checked by its content)"], 422)
+        blob = await upload.read(attachments.MAX_BYTES + 1)
+        try:
+            kind = attachments.checked(blob)
+        except attachments.BadAttachment as exc:
+            return again([str(exc)], 413 if len(blob) > attachments.MAX_BYTES else 422)
         folder: Path = context.attachments
         folder.mkdir(parents=True, exist_ok=True)
-        stored_name, original = f"{secrets.token_hex(16)}.{kind}", Path(upload.filename).name[:200]
+        stored_name, original = attachments.stored_name(kind), Path(upload.filename).name[:200]
     try:
         received = await context.take_response(
             ref=ref, data=data, now=now, channel="web", attachment_name=original,
@@ -139,6 +131,25 @@ def responses(request: Request, session: DB, ref: str) -> HTMLResponse:
     return render(request, "responses.html", c=c, rows=rows)
 
 
+@router.get("/consultations/{ref}/responses/{reference}/attachment")
+def attachment(request: Request, session: DB, ref: str, reference: str) -> Response:
+    """A contribution's attached file, as sent: public once the response is published,
+    and for staff always (moderation reads withheld ones too)."""
+    c = repo.get(session=session, ref=ref)
+    row = submissions.by_reference(session=session, consultation_id=repo.key(c), reference=reference)
+    if row is None or (not row.published and not request.session.get("staff")):
+        raise NotFound(f"{c.slug}: no published response {reference!r}")
+    if not row.attachment_path:
+        raise NotFound(f"{c.slug}: response {reference} has no attachment")
+    kind = Path(row.attachment_path).suffix.lstrip(".")
+    path = web(request).attachments / row.attachment_path
+    if not path.is_file():
+        raise NotFound(f"{c.slug}: the attachment of {reference} is missing from the data folder")
+    return FileResponse(path, media_type=attachments.MEDIA_TYPES.get(kind, "application/octet-stream"),
+                        filename=attachments.download_name(row.attachment_name, reference, kind),
+                        headers={"X-Content-Type-Options": "nosniff"})  # fmt: skip
+
+
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
 def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
     return render(request, "unsubscribe.html", token=token, done=False)
@@ -154,12 +165,39 @@ def unsubscribe(
     return render(request, "unsubscribe.html", token=token, done=True)
 
 
+def archived(f: ArchivedFile, c: Consultation) -> Response:
+    """Archived bytes as issued, with their digest (RFC 9530) so a reader can check them."""
+    digest = base64.b64encode(bytes.fromhex(f.sha256)).decode()
+    return Response(f.content, media_type=f.media_type, headers={
+        "Content-Disposition": f'inline; filename="{c.slug}-{f.name}"', "ETag": f'"{f.sha256}"',
+        "Repr-Digest": f"sha-256=:{digest}:", "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "public, max-age=86400, immutable",
+    })  # fmt: skip
+
+
+@router.get("/consultations/{ref}/documents/{name}")
+def document_file(session: DB, ref: str, name: str) -> Response:
+    """Any file of an issued document (`consult show --json` lists them under documents)."""
+    c = repo.get(session=session, ref=ref)
+    found = kept.file_named(session=session, consultation_id=repo.key(c), name=name)
+    if found is None:
+        raise NotFound(f"{c.slug}: no issued document file {name!r}")
+    return archived(found, c)
+
+
 @router.get("/consultations/{ref}/letter")
 def letter(request: Request, session: DB, ref: str, format: str = "html") -> Response:
-    """The circular letter in the reader's language, as a page or a PDF."""
+    """The circular letter in the reader's language, as a page or a PDF: as issued (the
+    archived bytes) once it is, a draft before."""
     from documents.letter import letter_html
 
     c = repo.get(session=session, ref=ref)
+    if format not in {"html", "pdf"}:
+        raise ConsultError(f"format {format!r}: the letter is served as html or pdf")
+    issued = find(session=session, consultation=c, kind=Document.LETTER, extension=format,
+                  lang=i18n.negotiate(request))  # fmt: skip
+    if issued is not None:
+        return archived(issued, c)
     html = letter_html(c, lang=i18n.negotiate(request), settings=web(request).settings, now=web(request).clock())
     if format == "pdf":
         from documents.pdf import write_pdf
@@ -188,10 +226,14 @@ def compilation_file(request: Request, session: DB, ref: str, format: str = "htm
     draft_for_staff = c.stage == Stage.COMPILED.value and request.session.get("staff")
     if c.stage not in HAS_COMPILATION and not draft_for_staff:
         raise NotFound(f"{c.slug}: no compilation published yet (stage {c.stage})")
+    published = find(session=session, consultation=c, kind=Document.COMPILATION, extension=format,
+                     lang=i18n.negotiate(request) if format == "html" else None)  # fmt: skip
+    if published is not None:
+        return archived(published, c)
     spool = tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+", encoding="utf-8")  # noqa: SIM115 (closed by chunks)
     conn = session.connection()
     if format == "html":
-        compilation.write_html(conn, c, spool, lang=i18n.negotiate(request))
+        compilation.write_html(conn, c, spool, lang=i18n.negotiate(request), base_url="")
     elif format == "csv":
         compilation.write_csv(conn, c, spool)
     else:
@@ -216,6 +258,11 @@ def report(request: Request, session: DB, ref: str, format: str = "html") -> Res
         raise ConsultError(f"format {format!r}: the report is served as html, pdf or docx")
     if c.stage not in HAS_REPORT:
         raise NotFound(f"{c.slug}: no report yet (stage {c.stage})")
+    if format != "docx":  # the DOCX is for staff to edit further: made afresh each time
+        submitted = find(session=session, consultation=c, kind=Document.REPORT, extension=format,
+                         lang=i18n.negotiate(request))  # fmt: skip
+        if submitted is not None:
+            return archived(submitted, c)
     built = build(session, c, lang=i18n.negotiate(request), settings=web(request).settings)
     if format == "docx":
         media = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

@@ -124,7 +124,8 @@ async def fire(request: Request, ref: str, trigger: str, background: BackgroundT
                 given = {p.name: values.get(p.name) for p in row.params}
                 params = parse_request(row, given, timezone=c.timezone)
                 fired = lifecycle.fire(session=session, consultation=c, trigger=parsed, actor=actor,
-                                       now=context.clock(), policy=context.settings.policy, request=params)  # fmt: skip
+                                       now=context.clock(), policy=context.settings.policy,
+                                       documents=context.documents, request=params)  # fmt: skip
                 session.commit()
             except ConsultError as exc:
                 session.rollback()
