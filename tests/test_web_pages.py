@@ -270,3 +270,42 @@ def test_issued_documents_are_listed_and_served_as_archived(client: TestClient, 
     published = client.get("/consultations/ott-2017/compilation?format=csv")
     assert published.headers["etag"].strip('"') == hashlib.sha256(published.content).hexdigest()
     assert client.get("/consultations/ott-2017/documents/nothing.pdf").status_code == 404
+
+
+def _staff_login(client: TestClient) -> str:  # noqa: F811
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/staff/login").text).group(1)
+    client.post("/staff/login", data={"csrf": token, "name": STAFF[0], "password": STAFF[1]})
+    return re.search(r'name="csrf" value="([^"]+)"', client.get("/staff").text).group(1)
+
+
+def test_staff_key_in_an_emailed_contribution_with_its_file(
+    session: Session, engine, database_url: str, tmp_path
+) -> None:
+    from store.staff import add_staff
+    from tests.web_fixtures import settings_for
+    from web.app import create_app
+
+    consultation_in(session, Stage.CLOSED, slug="ott-2017")  # the deadline passed: 19 August 2017, 23:59:59
+    later = settings_for(database_url, tmp_path, now=datetime(2017, 8, 25, 9, tzinfo=UTC))  # the processing window
+    add_staff(session=session, name=STAFF[0], password=STAFF[1], now=later.now)
+    session.commit()
+    staff = TestClient(create_app(later, engine=engine, rate_limit=1000))
+    csrf = _staff_login(staff)
+    assert 'data-add-contribution="ott-2017"' in staff.get("/staff").text
+    form = {"csrf": csrf, "received_at": "2017-08-18T16:40", "name": "Autoridad Nacional", "category": "member_state",
+            "country": "CO", "email": "ict@example.co", "language": "es", "summary": "Enviado por correo"}  # fmt: skip
+    pdf = b"%PDF-1.5\n" + b"2" * 40
+    late = staff.post("/staff/consultations/ott-2017/contributions", data={**form, "received_at": "2017-08-20T09:00"},
+                       files={"attachment": ("aporte.pdf", pdf, "application/pdf")})  # fmt: skip
+    assert late.status_code == 422 and "after the deadline" in late.text and 'value="Autoridad Nacional"' in late.text
+    gap = staff.post("/staff/consultations/ott-2017/contributions", data={**form, "received_at": "2017-03-26T02:30"})
+    assert gap.status_code == 422 and "does not exist in Europe/Geneva" in gap.text  # the DST gap
+    ok = staff.post("/staff/consultations/ott-2017/contributions", data=form,
+                     files={"attachment": ("aporte.pdf", pdf, "application/pdf")}, follow_redirects=False)  # fmt: skip
+    assert ok.status_code == 303 and "added" in ok.headers["location"]
+    row = session.exec(select(Submission)).one()
+    assert row.channel == "import" and row.answers == [] and row.attachment_name == "aporte.pdf"
+    assert row.received_at == datetime(2017, 8, 18, 14, 40, tzinfo=UTC)
+    anonymous = TestClient(staff.app)
+    assert anonymous.post("/staff/consultations/ott-2017/contributions", data=form,
+                          follow_redirects=False).headers["location"] == "/staff/login"  # fmt: skip

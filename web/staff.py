@@ -1,6 +1,7 @@
 """Staff pages: login, the board with the triggers each stage allows (one form per row of
 the lifecycle table, its fields the row's parameters), starting a consultation from a
-council decision, and withholding or publishing a response. Every form carries a CSRF
+council decision, keying in a contribution received by e-mail or on paper, and
+withholding or publishing a response. Every form carries a CSRF
 token.
 
 The handlers read the form on the event loop and do everything else — the database,
@@ -10,23 +11,32 @@ transition's notices are fanned out after the answer (notifications/fanout.py).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from states import ConsultError, Stage, Trigger, parse_request
 from states.languages import LANGUAGES
 from states.machine import ensure_allowed
 from states.table import staff_rows
+from states.timing import local_instant, zone
+from store import attachments, lifecycle, submissions
 from store import consultations as repo
-from store import lifecycle, submissions
 from store.counts import response_counts
 from store.decision_file import parse_decision
+from store.models import ImportedResponse, first_error
 from store.staff import verify_staff
+from store.submissions import ImportedFile, check_answers, import_many
+from store.tables import Consultation
+from store.vocab import CATEGORIES
 from web.context import DB, card, fan_out_later, render, web
 from web.errors import status_for
 from web.security import csrf_ok, csrf_token
@@ -203,3 +213,71 @@ async def new(request: Request) -> Response:
         return RedirectResponse(f"/staff?done=created+{created.consultation.slug}", status_code=303)
 
     return await run_in_threadpool(work)
+
+
+def _contribution_page(request: Request, c: Consultation, *, values: dict[str, str], errors: list[str],
+                       status: int = 200) -> HTMLResponse:  # fmt: skip
+    deadline = c.deadline.astimezone(zone(c.timezone)).strftime("%Y-%m-%d %H:%M %Z") if c.deadline else "—"
+    return render(request, "contribution.html", status=status, c=c, values=values, errors=errors,
+                  categories=CATEGORIES, csrf=csrf_token(request), deadline=deadline)  # fmt: skip
+
+
+@router.get("/consultations/{ref}/contributions/new", response_class=HTMLResponse)
+def contribution_form(request: Request, session: DB, ref: str) -> Response:
+    """Key in one contribution that came by e-mail or on paper (a file of them: `consult responses import`)."""
+    if not request.session.get("staff"):
+        return _login_redirect()
+    return _contribution_page(request, repo.get(session=session, ref=ref), values={}, errors=[])
+
+
+@router.post("/consultations/{ref}/contributions", response_class=HTMLResponse)
+async def add_contribution(request: Request, ref: str) -> Response:
+    form = await request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    if not request.session.get("staff") or not csrf_ok(request, values.get("csrf")):
+        return _login_redirect()
+    upload = form.get("attachment")
+    blob = await upload.read(attachments.MAX_BYTES + 1) if isinstance(upload, UploadFile) and upload.filename else None
+    file_name = Path(upload.filename).name if isinstance(upload, UploadFile) and upload.filename else ""
+    context = web(request)
+    now = context.clock()
+
+    def work() -> Response:
+        with _session(request) as session:
+            c = repo.get(session=session, ref=ref)
+            try:
+                data = _imported(values, c)
+                files = {}
+                if blob is not None:
+                    files[0] = ImportedFile(file_name, attachments.checked(blob), blob)
+                check_answers(consultation=c, data=data, attached=bool(files))
+                new, _ = import_many(session=session, consultation=c, rows=[data], now=now, files=files,
+                                     attachments=context.attachments)  # fmt: skip
+                session.commit()
+            except ConsultError as exc:
+                session.rollback()
+                return _contribution_page(request, c, values=values, errors=[str(exc)], status=status_for(exc))
+        what = "added" if new else "already recorded, unchanged"
+        return RedirectResponse(f"/staff?done=contribution+from+{quote_plus(data.name)}+{what.replace(' ', '+')}",
+                                status_code=303)  # fmt: skip
+
+    return await run_in_threadpool(work)
+
+
+def _imported(values: dict[str, str], c: Consultation) -> ImportedResponse:
+    """The form's fields as an import row: the time received is wall-clock time in the
+    consultation's zone (DST gaps and repeats refused, states/timing.py)."""
+    raw = values.get("received_at", "").strip()
+    try:
+        local = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ConsultError(f"received on: {raw!r} is not a date and time like 2017-12-20T15:12") from None
+    received_at = local_instant(local.date(), local.time(), c.timezone)
+    answers = [{"question": n, "text": values[f"answer_{n}"]} for n in range(1, len(c.questions) + 1)
+               if values.get(f"answer_{n}", "").strip()]  # fmt: skip
+    fields = {k: values[k] for k in ("name", "organisation", "category", "country", "email", "language", "summary")
+              if values.get(k, "").strip()}  # fmt: skip
+    try:
+        return ImportedResponse.model_validate({**fields, "answers": answers, "received_at": received_at})
+    except ValidationError as exc:
+        raise first_error(exc) from None
