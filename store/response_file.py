@@ -94,7 +94,11 @@ def import_file(
                 raise ConsultError(f"{path}: response {n}: {exc} (nothing was imported)") from None
             except ConsultError as exc:
                 raise ConsultError(f"{path}: response {n}: {exc} (nothing was imported)") from None
-        counts = import_many(session=session, consultation=consultation, rows=list(rows), now=now, files=files,
-                             attachments=attachments)  # fmt: skip
+        try:
+            counts = import_many(session=session, consultation=consultation, rows=list(rows), now=now, files=files,
+                                 attachments=attachments)  # fmt: skip
+        except ConsultError as exc:  # keep its kind (a conflict stays a conflict); name the file
+            exc.args = (f"{path}: {exc}",)
+            raise
         del rows  # freed by reference counting now, not walked by the collector once it is back
     return counts

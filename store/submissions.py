@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from states import Stage
 from states.errors import Conflict, ConsultError, NotFound
 from states.guards import accepting_responses
+from states.timing import zone
 from store.attachments import stored_name
 from store.consultations import plan_of
 from store.models import Answer, SubmissionCreate
@@ -214,8 +215,9 @@ def _check_received(n: int, when: datetime, *, consultation: Consultation, now: 
     if when > now:
         raise InvalidAnswer(f"response {n}: received_at {when.isoformat()} is in the future (nothing was imported)")
     if c.deadline is not None and when > c.deadline:
+        local = c.deadline.astimezone(zone(c.timezone))
         raise InvalidAnswer(
-            f"response {n}: received_at {when.isoformat()} is after the deadline {c.deadline.isoformat()}; "
+            f"response {n}: received_at {when.isoformat()} is after the deadline ({local:%Y-%m-%d %H:%M:%S %Z}); "
             "only contributions received on time are imported (nothing was imported)"
         )
 

@@ -139,6 +139,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     return web(request).templates.TemplateResponse(
         request, template,
         {"lang": lang, "dir": i18n.direction(lang), "t": i18n.words(lang), "languages": LANGUAGES, "pick": pick,
+         "autonym": i18n.autonym,
          "staff": request.session.get("staff"), "server_now": web(request).clock().isoformat(), **context},
         status_code=status,
     )  # fmt: skip

@@ -37,3 +37,12 @@ def negotiate(request: Request) -> str:
 
 def direction(lang: str) -> str:
     return "rtl" if lang in RTL_LANGUAGES else "ltr"
+
+
+@cache
+def autonym(lang: str) -> str:
+    """A language's name in itself (CLDR, via Babel): how a reader finds their own."""
+    from babel import Locale
+
+    name = Locale.parse(lang).get_display_name(lang) or lang
+    return name[:1].upper() + name[1:] if lang not in RTL_LANGUAGES else name

@@ -51,11 +51,20 @@ def detail(request: Request, session: DB, ref: str) -> HTMLResponse:
     lang = i18n.negotiate(request)
     picture = svg(c, audit, now=now, labels=i18n.words(lang))
     counts = response_counts(session.connection(), repo.key(c))
-    documents = kept.described(session=session, consultation_id=repo.key(c))
+    documents = [(doc, _by_language(files)) for doc, files in kept.described(session=session,
+                                                                            consultation_id=repo.key(c))]  # fmt: skip
     return render(request, "detail.html", x=card(c, now), audit=audit, timeline=picture, now=now, documents=documents,
                   open=submissions.accepting_responses(Stage(c.stage), repo.plan_of(c), now),
                   count=counts.published, has_compilation=c.stage in HAS_COMPILATION,
                   has_report=c.stage in HAS_REPORT)  # fmt: skip
+
+
+def _by_language(files: list[ArchivedFile]) -> list[tuple[str | None, list[ArchivedFile]]]:
+    """A document's files grouped by language (as issued), then the language-less ones (CSV, JSON)."""
+    groups: dict[str | None, list[ArchivedFile]] = {}
+    for f in files:
+        groups.setdefault(f.lang, []).append(f)
+    return sorted(groups.items(), key=lambda item: (item[0] is None, item[0] or ""))
 
 
 @router.get("/consultations/{ref}/respond", response_class=HTMLResponse)
