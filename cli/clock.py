@@ -69,7 +69,7 @@ def serve(
     quiet_prefect(ctx.settings)
     settings = served_settings(ctx.settings, host=host, port=port)
     if not demo:
-        for warning in placeholder_warnings(settings):
+        for warning in settings.placeholder_warnings():
             typer.echo(f"warning: {warning}", err=True)
     # uvicorn stops gracefully on SIGINT and SIGTERM, then raises the signal again with the
     # handler it found: for SIGTERM the default one would end the process before `stop()`
@@ -78,7 +78,7 @@ def serve(
     stop = start_background(settings=settings, interval=interval, clock=clock, echo=typer.echo)
     try:
         typer.echo(f"dashboard: http://{host}:{port}/   (API docs: http://{host}:{port}/docs; Ctrl-C stops)")
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(settings, demo=demo), host=host, port=port, log_level="warning")
     except (Terminated, KeyboardInterrupt):
         pass
     finally:
@@ -110,19 +110,6 @@ def served_settings(settings: Settings, *, host: str, port: int) -> Settings:
         return settings
     shown = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
     return replace(settings, mail=replace(settings.mail, base_url=f"http://{shown}:{port}"))
-
-
-def placeholder_warnings(settings: Settings) -> list[str]:
-    """What would make real mail wrong: links to this machine, a placeholder sender."""
-    warnings = []
-    if any(local in settings.mail.base_url for local in ("://127.", "://localhost", "://0.0.0.0", "://[::1]")):
-        warnings.append(
-            f"links in mail point at {settings.mail.base_url}, which stakeholders cannot reach: "
-            "set CONSULT_BASE_URL to the public address"
-        )
-    if settings.mail.sender.rstrip(">").endswith("@localhost") or "@example." in settings.mail.sender:
-        warnings.append(f"mail is sent as {settings.mail.sender!r}: set CONSULT_MAIL_FROM to the secretariat's address")
-    return warnings
 
 
 @handles_errors

@@ -79,6 +79,19 @@ class Settings:
     mail: MailSettings = field(default_factory=lambda: MailSettings())
     organisation: Organisation = field(default_factory=lambda: load_organisation())
 
+    def placeholder_warnings(self) -> list[str]:
+        """What would make real mail wrong: links to this machine, a placeholder sender
+        (said on start and on the staff pages, unless it is a demonstration)."""
+        warnings = []
+        if any(local in self.mail.base_url for local in ("://127.", "://localhost", "://0.0.0.0", "://[::1]")):
+            warnings.append(
+                f"links in mail point at {self.mail.base_url}, which stakeholders cannot reach: "
+                "set CONSULT_BASE_URL to the public address"
+            )
+        if self.mail.sender.rstrip(">").endswith("@localhost") or "@example." in self.mail.sender:
+            warnings.append(f"mail is sent as {self.mail.sender!r}: set CONSULT_MAIL_FROM to the secretariat's address")
+        return warnings
+
     @property
     def attachments_dir(self) -> Path:
         """Contributions' files, under their generated names (store/attachments.py)."""

@@ -12,11 +12,9 @@ from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from states.languages import LANGUAGES, RTL_LANGUAGES
+from states.languages import LANGUAGES, RTL_LANGUAGES, babel_locale
 
 HERE = Path(__file__).parent
-# British English, as the organisation's letters are written: "14 June 2017", not "June 14, 2017".
-DATE_LOCALES = {"en": "en_GB"}
 
 
 @cache
@@ -28,7 +26,7 @@ def catalogue(lang: str) -> dict[str, str]:
 
 def letter_date(value: date, lang: str) -> str:
     """`19 أغسطس 2017`, `19 August 2017`, `2017年8月19日`, `19 août 2017`."""
-    return format_date(value, format="long", locale=DATE_LOCALES.get(lang, lang))
+    return format_date(value, format="long", locale=babel_locale(lang))
 
 
 @cache

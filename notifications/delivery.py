@@ -25,8 +25,9 @@ from sqlmodel import col
 from config import MailSettings, Settings
 from notifications.mime import envelope_sender
 from notifications.outbox import Status
+from states import Notice, Stage
 from store.statements import bound_value, driver_executemany, placeholder
-from store.tables import OutboxBody, OutboxMessage, Stakeholder
+from store.tables import Consultation, OutboxBody, OutboxMessage, Stakeholder
 
 LEASE = timedelta(minutes=10)
 BATCH = 1000
@@ -58,10 +59,13 @@ class Report:
     retrying: int = 0
     failed: int = 0
     skipped: int = 0
+    superseded: int = 0
     bounced: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         text = f"sent {self.sent}, retrying {self.retrying}, failed {self.failed}, skipped {self.skipped}"
+        if self.superseded:
+            text += f", superseded {self.superseded}"
         return text + (f"; bounced: {', '.join(self.bounced)}" if self.bounced else "")
 
 
@@ -106,17 +110,23 @@ class _Ledger:
     def close(self) -> None:
         self.conn.close()
 
-    def claim(self, limit: int) -> tuple[list[Claimed], int]:
-        """Skip what can no longer go out, then lease up to `limit` due messages."""
+    def claim(self, limit: int) -> tuple[list[Claimed], int, int]:
+        """Supersede what is no longer true, skip what can no longer go out, then lease up
+        to `limit` due messages. Returns (claimed, skipped, superseded)."""
         now, t = self.now, OutboxMessage.__table__.c  # type: ignore[attr-defined]
         unreachable = sa_select(Stakeholder.id).where(  # type: ignore[call-overload]
             or_(col(Stakeholder.opted_out).is_(True), col(Stakeholder.bounced).is_(True))
         )
-        due = or_(
-            and_(t.status == Status.PENDING, t.next_attempt_at <= now),
-            and_(t.status == Status.SENDING, t.lease_until < now),
+        held = sa_select(Consultation.id).where(col(Consultation.mail_held_at).is_not(None))  # type: ignore[call-overload]
+        due = and_(
+            or_(
+                and_(t.status == Status.PENDING, t.next_attempt_at <= now),
+                and_(t.status == Status.SENDING, t.lease_until < now),
+            ),
+            or_(t.consultation_id.is_(None), t.consultation_id.not_in(held)),
         )
         with self.conn.begin():
+            superseded = sum(self.conn.execute(statement).rowcount for statement in _stale(due, now))
             skipped = self.conn.execute(
                 OutboxMessage.__table__.update()  # type: ignore[attr-defined]
                 .where(due, t.stakeholder_id.in_(unreachable))
@@ -141,7 +151,7 @@ class _Ledger:
         claimed = sorted(
             (Claimed(r.id, r.recipient_email, bytes(raw[r.id]), r.attempts) for r in rows), key=lambda c: c.id
         )
-        return claimed, skipped
+        return claimed, skipped, superseded
 
     def _values(self, item: Claimed, outcome: Outcome) -> dict:
         now, attempts = self.now, item.attempts + 1
@@ -209,6 +219,29 @@ class _Ledger:
                     future.set_result(None)
 
 
+def _stale(due, now: datetime) -> list:
+    """Checked against the consultation as it is now, just before sending: a cancelled
+    consultation sends its cancellation (and receipts, which stay true) and nothing else
+    still queued; a message counting on a deadline (a reminder, an extension notice) goes
+    only while that is still the deadline and it has not passed."""
+    t = OutboxMessage.__table__.c  # type: ignore[attr-defined]
+    c = Consultation.__table__.c  # type: ignore[attr-defined]
+    cancelled = sa_select(c.id).where(c.stage == Stage.CANCELLED.value)
+    moved = sa_select(c.id).where(c.id == t.consultation_id, or_(c.deadline != t.deadline_at, c.deadline <= now))
+    update = OutboxMessage.__table__.update  # type: ignore[attr-defined]
+    return [
+        update()
+        .where(due, t.consultation_id.in_(cancelled), t.purpose != Notice.CANCELLATION.value,
+               ~t.purpose.startswith("receipt:"), ~t.purpose.startswith("test:"))
+        .values(status=Status.SUPERSEDED, lease_until=None,
+                last_error="superseded: the consultation was cancelled before this went out"),
+        update()
+        .where(due, t.deadline_at.is_not(None), moved.exists())
+        .values(status=Status.SUPERSEDED, lease_until=None,
+                last_error="superseded: the deadline it speaks of changed or passed before it went out"),
+    ]  # fmt: skip
+
+
 def _classify(exc: Exception) -> tuple[Outcome, bool]:
     """(outcome, keep the connection)."""
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
@@ -237,8 +270,9 @@ class _Source:
     def next(self) -> Claimed | None:
         if not self.items and not self.exhausted:
             size = BATCH if self.remaining is None else min(BATCH, self.remaining)
-            batch, skipped = self.ledger.claim(size) if size > 0 else ([], 0)
+            batch, skipped, superseded = self.ledger.claim(size) if size > 0 else ([], 0, 0)
             self.report.skipped += skipped
+            self.report.superseded += superseded
             self.items.extend(batch)
             if self.remaining is not None:
                 self.remaining -= len(batch)

@@ -20,8 +20,7 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from config import MailSettings, Settings
-from notifications.notices import queue_to_stakeholders
-from notifications.render import long_instant
+from notifications.notices import queue_to_stakeholders, wording_for
 from states import Notice, Stage
 from store import consultations as repo
 from store.tables import PendingNotice
@@ -63,18 +62,8 @@ def fan_out(*, session: Session, notice_id: int, now: datetime, mail: MailSettin
     if c.stage == Stage.CANCELLED.value and notice is not Notice.CANCELLATION:
         pending.messages = 0
         return FannedOut(c.slug, notice, 0, superseded=True)
-    key_purpose, extra = None, None
-    if notice is Notice.DEADLINE_EXTENDED:
-        old, new = datetime.fromisoformat(details["from"]), datetime.fromisoformat(details["to"])
-        key_purpose = f"extended:{new:%Y%m%dT%H%M%SZ}"
-        extra = lambda lang: {"old_deadline": long_instant(old, lang, c.timezone)}  # noqa: E731
-    elif notice is Notice.CANCELLATION:
-        reason = details.get("reason") or ""
-        extra = lambda lang: {"reason": reason}  # noqa: E731
-    count = queue_to_stakeholders(
-        session=session, consultation=c, purpose=notice.value, key_purpose=key_purpose, extra=extra, now=now,
-        mail=mail,
-    )  # fmt: skip
+    wording = wording_for(c, notice.value, details, now)
+    count = queue_to_stakeholders(session=session, consultation=c, wording=wording, now=now, mail=mail)
     pending.messages = count
     session.flush()
     return FannedOut(c.slug, notice, count)

@@ -59,7 +59,7 @@ def _from_header(sender: str) -> str:
 
 def build_bytes(
     *, message_id: str, sender: str, recipient_name: str | None, recipient_email: str, subject: str, text: str,
-    html: str, language: str, purpose: str, unsubscribe_url: str | None, date: datetime,
+    html: str, language: str, purpose: str, unsubscribe_url: str | None, date: datetime, reply_to: str | None = None,
 ) -> bytes:  # fmt: skip
     # A boundary derived from the Message-ID makes a resend byte-for-byte the same message.
     boundary = "=_" + hashlib.sha256(message_id.encode()).hexdigest()[:32]
@@ -70,6 +70,8 @@ def build_bytes(
         f"Date: {format_datetime(date)}",
         f"Message-ID: {one_line(message_id)}",
     ]
+    if reply_to:
+        headers.append(f"Reply-To: {_address(None, reply_to)}")
     if unsubscribe_url:
         headers.append(f"List-Unsubscribe: <{one_line(unsubscribe_url)}>")
         headers.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")

@@ -3,18 +3,22 @@ and queues one message per recipient in the caller's transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from config import MailSettings
 from notifications import registry
-from notifications.outbox import Outgoing, enqueue
+from notifications.outbox import Outgoing, enqueue, mime
 from notifications.render import long_date, long_instant, render, time_left
+from states.errors import ConsultError
 from states.languages import pick
+from store.consultations import audit_log, key
 from store.tables import Consultation, Stakeholder
 
 
@@ -51,33 +55,68 @@ def _for_stakeholder(s: Stakeholder, mail: MailSettings) -> dict[str, Any]:
 Extra = Callable[[str], dict[str, Any]]
 
 
-def queue_to_stakeholders(
-    *, session: Session, consultation: Consultation, purpose: str, key_purpose: str | None = None,
-    extra: Extra | None = None, now: datetime, mail: MailSettings, exclude_emails: frozenset[str] = frozenset(),
-) -> int:  # fmt: skip
-    """One message per reachable stakeholder, in their language; returns how many were new.
+@dataclass(frozen=True, slots=True)
+class Wording:
+    """What one notice says beyond the consultation itself, and how it is keyed."""
 
-    `extra(lang)` adds values worded per language (a time span, a former deadline).
-    """
+    purpose: str  # the catalogue's section
+    key_purpose: str | None = None  # the idempotency key's purpose (default: `purpose`)
+    extra: Extra | None = None  # values worded per language (a time span, a former deadline)
+    deadline_at: datetime | None = None  # the deadline it counts on: superseded if that moves
+
+
+def wording_for(c: Consultation, notice: str, details: dict[str, Any], now: datetime) -> Wording:
+    """The wording of a stakeholders' notice, from what the transition (or the clock) recorded."""
+    if notice == "extended":
+        old, new = datetime.fromisoformat(details["from"]), datetime.fromisoformat(details["to"])
+        return Wording(notice, f"extended:{new.astimezone(UTC):%Y%m%dT%H%M%SZ}",
+                       lambda lang: {"old_deadline": long_instant(old, lang, c.timezone)}, deadline_at=new)  # fmt: skip
+    if notice == "cancelled":
+        reason = details.get("reason") or ""
+        return Wording(notice, extra=lambda lang: {"reason": reason})
+    if notice == "reminder":
+        deadline = c.deadline
+        assert deadline is not None
+        left = max(deadline - now, timedelta(0))
+        # Keyed by the deadline too: after an extension the reminders count down to the new one.
+        return Wording(notice, f"reminder:{details['offset_days']}:{deadline.astimezone(UTC):%Y%m%dT%H%M%SZ}",
+                       lambda lang: {"time_left": time_left(left, lang)}, deadline_at=deadline)  # fmt: skip
+    return Wording(notice)
+
+
+def messages_for(
+    *, consultation: Consultation, recipients: Iterable[Stakeholder], wording: Wording, mail: MailSettings
+) -> list[Outgoing]:
+    """One message per recipient, in their language."""
     out: list[Outgoing] = []
     per_language: dict[str, dict[str, Any]] = {}
-    for s in registry.reachable(session=session):
-        if s.email in exclude_emails:
-            continue
+    purpose = wording.purpose
+    for s in recipients:
         if s.language not in per_language:
             values = consultation_values(consultation, s.language, mail)
             if purpose not in {"invitation", "reminder"}:
                 values["questions"] = []
-            per_language[s.language] = {**values, **(extra(s.language) if extra else {})}
+            per_language[s.language] = {**values, **(wording.extra(s.language) if wording.extra else {})}
         personal = _for_stakeholder(s, mail)
         out.append(
             Outgoing(
-                consultation_id=consultation.id, stakeholder_id=s.id, purpose=key_purpose or purpose,
+                consultation_id=consultation.id, stakeholder_id=s.id, purpose=wording.key_purpose or purpose,
                 language=s.language, recipient_email=s.email, recipient_name=s.name,
                 rendered=render(purpose, s.language, {**per_language[s.language], **personal}),
-                unsubscribe_url=personal["unsubscribe_url"],
+                unsubscribe_url=personal["unsubscribe_url"], reply_to=consultation.contact_email,
+                deadline_at=wording.deadline_at,
             )
         )  # fmt: skip
+    return out
+
+
+def queue_to_stakeholders(
+    *, session: Session, consultation: Consultation, wording: Wording, now: datetime, mail: MailSettings,
+    exclude_emails: frozenset[str] = frozenset(),
+) -> int:  # fmt: skip
+    """One message per reachable stakeholder, in their language; returns how many were new."""
+    recipients = [s for s in registry.reachable(session=session) if s.email not in exclude_emails]
+    out = messages_for(consultation=consultation, recipients=recipients, wording=wording, mail=mail)
     return enqueue(session=session, messages=out, now=now, sender=mail.sender)
 
 
@@ -86,12 +125,9 @@ def queue_reminders(
     responded: frozenset[str] = frozenset(),
 ) -> int:  # fmt: skip
     """The reminder `offset_days` before the deadline; the clock decides when it is due."""
-    assert consultation.deadline is not None
-    left = max(consultation.deadline - now, timedelta(0))
-    return queue_to_stakeholders(
-        session=session, consultation=consultation, purpose="reminder", key_purpose=f"reminder:{offset_days}",
-        extra=lambda lang: {"time_left": time_left(left, lang)}, now=now, mail=mail, exclude_emails=responded,
-    )  # fmt: skip
+    wording = wording_for(consultation, "reminder", {"offset_days": offset_days}, now)
+    return queue_to_stakeholders(session=session, consultation=consultation, wording=wording, now=now, mail=mail,
+                                 exclude_emails=responded)  # fmt: skip
 
 
 def queue_receipt(
@@ -104,6 +140,7 @@ def queue_receipt(
     message = Outgoing(
         consultation_id=consultation.id, stakeholder_id=None, purpose=f"receipt:{reference}", language=lang,
         recipient_email=email, recipient_name=name, rendered=render("receipt", lang, values),
+        reply_to=consultation.contact_email,
     )  # fmt: skip
     return enqueue(session=session, messages=[message], now=now, sender=mail.sender)
 
@@ -123,3 +160,65 @@ def queue_staff_alert(
         rendered=render(kind, lang, values),
     )  # fmt: skip
     return enqueue(session=session, messages=[message], now=now, sender=mail.sender)
+
+
+PREVIEWABLE = ("invitation", "reminder", "extended", "cancelled", "compiled")
+
+
+def preview(
+    *, session: Session, consultation: Consultation, notice: str, lang: str, now: datetime, mail: MailSettings,
+    to: str | None = None, sample: bool = False,
+) -> tuple[Outgoing, bytes]:  # fmt: skip
+    """A stakeholders' notice as `to` (a registry address; default the first reachable
+    stakeholder writing in `lang`, else — or with `sample` — a made-up one) would receive it at `now`:
+    the same Outgoing and the same MIME bytes the outbox would queue."""
+    c = consultation
+    if notice not in PREVIEWABLE:
+        raise ConsultError(f"unknown notice {notice!r}; previewable: {', '.join(PREVIEWABLE)}")
+    if notice == "reminder" and c.deadline is None:
+        raise ConsultError(f"{c.slug!r} has no deadline yet: no reminder to preview")
+    details: dict[str, Any] = {}
+    if notice == "reminder":
+        details["offset_days"] = max((c.deadline - now).days, 1) if c.deadline else 1
+    elif notice == "extended":
+        extensions = [e for e in audit_log(session=session, consultation_id=key(c)) if e.trigger == "extend_deadline"]
+        if not extensions:
+            raise ConsultError(f"{c.slug!r}: no deadline extension recorded yet, so no extension notice to preview")
+        details = extensions[-1].details
+    elif notice == "cancelled":
+        details["reason"] = "[the reason given when cancelling]"
+    recipient = _recipient(session=session, lang=lang, to=to, now=now, sample=sample)
+    wording = wording_for(c, notice, details, now)
+    (message,) = messages_for(consultation=c, recipients=[recipient], wording=wording, mail=mail)
+    return message, mime(message, now=now, sender=mail.sender)[2]
+
+
+def _recipient(*, session: Session, lang: str, to: str | None, now: datetime, sample: bool) -> Stakeholder:
+    if to is not None:
+        found = session.exec(select(Stakeholder).where(Stakeholder.email == to.strip().lower())).first()
+        if found is None:
+            raise ConsultError(f"{to!r} is not in the stakeholder registry")
+        return found
+    for s in [] if sample else registry.reachable(session=session):
+        if s.language == lang:
+            return s
+    return Stakeholder(email="recipient@example.org", name="[Recipient's name]", category="member_state",
+                       language=lang, unsubscribe_token="preview", created_at=now, updated_at=now)  # fmt: skip
+
+
+def queue_test(
+    *, session: Session, consultation: Consultation, notice: str, lang: str, to: str, now: datetime,
+    mail: MailSettings,
+) -> Outgoing:  # fmt: skip
+    """A notice, as previewed, queued to one address of the staff's choosing, marked as a
+    test. Never to the registry; its own key, so each test goes once."""
+    from store.models import StakeholderCreate
+
+    address = StakeholderCreate.model_validate({"email": to, "name": "x", "category": "other"}).email
+    message, _ = preview(session=session, consultation=consultation, notice=notice, lang=lang, now=now, mail=mail,
+                         sample=True)  # no real stakeholder's unsubscribe link in a test  # fmt: skip
+    rendered = replace(message.rendered, subject=f"[TEST] {message.rendered.subject}")
+    test = replace(message, stakeholder_id=None, recipient_email=address, recipient_name=None, rendered=rendered,
+                   purpose=f"test:{notice}:{secrets.token_hex(4)}", unsubscribe_url=None, deadline_at=None)  # fmt: skip
+    enqueue(session=session, messages=[test], now=now, sender=mail.sender)
+    return test

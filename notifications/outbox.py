@@ -16,13 +16,14 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import insert as sa_insert
+from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, func, select
 
 from notifications.mime import build_bytes
 from notifications.render import Rendered
 from store.statements import insert_new
-from store.tables import OutboxBody, OutboxMessage
+from store.tables import Consultation, OutboxBody, OutboxMessage
 
 
 class Status(StrEnum):
@@ -31,6 +32,7 @@ class Status(StrEnum):
     SENT = "sent"
     FAILED = "failed"  # permanent (5xx) or gave up after the retries
     SKIPPED = "skipped"  # the address bounced or opted out before delivery
+    SUPERSEDED = "superseded"  # no longer true when due: never sent (see delivery.py)
 
 
 def idempotency_key(*, consultation_id: int | None, recipient: str, purpose: str) -> str:
@@ -53,6 +55,22 @@ class Outgoing:
     recipient_name: str | None
     rendered: Rendered
     unsubscribe_url: str | None = None
+    reply_to: str | None = None  # the consultation's contact: replies reach the secretariat
+    deadline_at: datetime | None = None  # the deadline it counts on (superseded if it moves)
+
+
+def mime(m: Outgoing, *, now: datetime, sender: str) -> tuple[str, str, bytes]:
+    """(idempotency key, Message-ID, MIME bytes) of a message: what is queued, and what a
+    preview shows — the very same bytes."""
+    domain = sender.rsplit("@", 1)[-1].strip(" >") or "localhost"
+    key = idempotency_key(consultation_id=m.consultation_id, recipient=m.recipient_email, purpose=m.purpose)
+    mid = message_id(key, domain)
+    raw = build_bytes(
+        message_id=mid, sender=sender, recipient_name=m.recipient_name, recipient_email=m.recipient_email,
+        subject=m.rendered.subject, text=m.rendered.text, html=m.rendered.html, language=m.language,
+        purpose=m.purpose, unsubscribe_url=m.unsubscribe_url, date=now, reply_to=m.reply_to,
+    )  # fmt: skip
+    return key, mid, raw
 
 
 def enqueue(*, session: Session, messages: Sequence[Outgoing], now: datetime, sender: str) -> int:
@@ -60,19 +78,12 @@ def enqueue(*, session: Session, messages: Sequence[Outgoing], now: datetime, se
 
     The MIME bytes are built here, once: delivery only reads and sends them.
     """
-    domain = sender.rsplit("@", 1)[-1].strip(" >") or "localhost"
     if not messages:
         return 0
     rows: list[dict[str, Any]] = []
     bodies: dict[str, bytes] = {}
     for m in messages:
-        key = idempotency_key(consultation_id=m.consultation_id, recipient=m.recipient_email, purpose=m.purpose)
-        mid = message_id(key, domain)
-        raw = build_bytes(
-            message_id=mid, sender=sender, recipient_name=m.recipient_name, recipient_email=m.recipient_email,
-            subject=m.rendered.subject, text=m.rendered.text, html=m.rendered.html, language=m.language,
-            purpose=m.purpose, unsubscribe_url=m.unsubscribe_url, date=now,
-        )  # fmt: skip
+        key, mid, raw = mime(m, now=now, sender=sender)
         bodies[key] = raw
         rows.append(
             {
@@ -81,7 +92,7 @@ def enqueue(*, session: Session, messages: Sequence[Outgoing], now: datetime, se
                 "language": m.language, "recipient_email": m.recipient_email, "recipient_name": m.recipient_name,
                 "subject": m.rendered.subject,
                 "unsubscribe_url": m.unsubscribe_url, "status": Status.PENDING.value, "attempts": 0,
-                "next_attempt_at": now, "created_at": now,
+                "next_attempt_at": now, "created_at": now, "deadline_at": m.deadline_at,
             }
         )  # fmt: skip
     connection = session.connection()
@@ -123,16 +134,65 @@ def _add_body():
     return sa_insert(OutboxBody.__table__)  # type: ignore[attr-defined]
 
 
-def messages(*, session: Session, status: str | None = None, limit: int = 200) -> list[OutboxMessage]:
+def messages(
+    *, session: Session, status: str | None = None, limit: int = 200, consultation_id: int | None = None
+) -> list[OutboxMessage]:
     query = select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).limit(limit)
     if status:
         query = query.where(OutboxMessage.status == status)
+    if consultation_id is not None:
+        query = query.where(OutboxMessage.consultation_id == consultation_id)
     return list(session.exec(query))
 
 
-def counts(*, session: Session) -> dict[str, int]:
+def counts(*, session: Session, consultation_id: int | None = None) -> dict[str, int]:
     query = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    if consultation_id is not None:
+        query = query.where(OutboxMessage.consultation_id == consultation_id)
     return {status: n for status, n in session.exec(query)}
+
+
+def by_notice(*, session: Session, consultation_id: int) -> dict[str, dict[str, int]]:
+    """A consultation's mail per notice (reminders per offset, receipts together) and status."""
+    query = (
+        select(OutboxMessage.purpose, OutboxMessage.status, func.count())
+        .where(OutboxMessage.consultation_id == consultation_id)
+        .group_by(OutboxMessage.purpose, OutboxMessage.status)
+    )
+    table: dict[str, dict[str, int]] = {}
+    for purpose, status, n in session.exec(query):
+        notice = "receipt" if purpose.startswith("receipt:") else purpose
+        row = table.setdefault(notice, {})
+        row[status] = row.get(status, 0) + n
+    return table
+
+
+def _move(*, session: Session, consultation_id: int, source: Status, target: Status, now: datetime) -> int:
+    query = (
+        update(OutboxMessage)
+        .where(col(OutboxMessage.consultation_id) == consultation_id, col(OutboxMessage.status) == source.value)
+        .values(status=target.value, next_attempt_at=now, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(session.execute(query).rowcount)  # type: ignore[attr-defined]
+
+
+def retry_failed(*, session: Session, consultation_id: int, now: datetime) -> int:
+    """Failed messages go again at the next delivery (their last error is kept until then)."""
+    return _move(session=session, consultation_id=consultation_id, source=Status.FAILED, target=Status.PENDING, now=now)
+
+
+def hold(*, session: Session, consultation: Consultation, now: datetime) -> None:
+    """Stop a consultation's mail from going out — what is queued and what is queued later —
+    until it is resumed (a wrong text, a question to settle). Delivery leaves it pending."""
+    consultation.mail_held_at = consultation.mail_held_at or now
+
+
+def resume(*, session: Session, consultation: Consultation, now: datetime) -> int:
+    """Held mail goes out at the next delivery (checked for staleness as always); returns
+    how many messages are waiting."""
+    consultation.mail_held_at = None
+    return counts(session=session, consultation_id=consultation.id).get(Status.PENDING.value, 0)
 
 
 def raw_of(*, session: Session, message: OutboxMessage) -> bytes:

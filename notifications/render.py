@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from babel.dates import format_date, format_datetime, format_timedelta
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from states import Notice
 from states.clock import Alert
-from states.languages import LANGUAGES, RTL_LANGUAGES
+from states.languages import LANGUAGES, RTL_LANGUAGES, babel_locale
 from states.timing import zone
 
 HERE = Path(__file__).parent
@@ -56,18 +56,28 @@ def _compiled(template: str, html: bool):
 
 def long_date(value: date, lang: str) -> str:
     """The letter's own style: `19 أغسطس 2017`, `2017年8月19日`, `19 août 2017`."""
-    return format_date(value, format="long", locale=lang)
+    return format_date(value, format="long", locale=babel_locale(lang))
 
 
 def long_instant(value: datetime, lang: str, tz: str) -> str:
     """A date and time in the consultation's zone, for the reader's locale."""
     local = value.astimezone(zone(tz))
-    return f"{format_date(local.date(), format='long', locale=lang)} {format_datetime(local, 'HH:mm', locale=lang)}"
+    locale = babel_locale(lang)
+    return f"{format_date(local.date(), format='long', locale=locale)} {format_datetime(local, 'HH:mm', locale=locale)}"
 
 
 def time_left(delta: timedelta, lang: str) -> str:
-    """Plural rules are the locale's (Russian has three), so Babel words the span."""
-    return format_timedelta(delta, granularity="day", threshold=1000, format="long", locale=lang)
+    """The time left, never more than there is: whole days from one day on, then whole
+    hours, then minutes (a reminder an hour before the deadline says "1 hour", not "1 day").
+    Plural rules are the locale's (Russian has three), so Babel words the span."""
+    unit: Literal["day", "hour", "minute"]
+    if delta >= timedelta(days=1):
+        span, unit = timedelta(days=delta.days), "day"
+    elif delta >= timedelta(hours=1):
+        span, unit = timedelta(hours=delta.seconds // 3600), "hour"
+    else:
+        span, unit = timedelta(minutes=max(delta.seconds // 60, 1)), "minute"
+    return format_timedelta(span, granularity=unit, threshold=1000, format="long", locale=babel_locale(lang))
 
 
 def _single_line(text: str) -> str:

@@ -4,7 +4,7 @@ that say what a trigger changes on the consultation and what its audit row recor
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from states.contract import Changes, Request
 from states.errors import ConsultError
@@ -37,7 +37,12 @@ def issue_letter(facts: Facts, request: Request, now: datetime) -> Changes:
 def extend_deadline(facts: Facts, request: Request, now: datetime) -> Changes:
     old, new = facts.plan.deadline, request.new_deadline
     assert old is not None and new is not None  # the guards checked both
-    return Changes(fields={"deadline": new}, details={"from": old.isoformat(), "to": new.isoformat()})
+    # The reminders re-arm: they count down to the new deadline (their mail is keyed by it).
+    # Those whose moment has already passed for the new deadline count as sent: the
+    # extension notice says what they would (never "3 days left" right after it).
+    passed = [d for d in facts.reminder_offsets if new - timedelta(days=d) <= now]
+    return Changes(fields={"deadline": new, "last_reminder_days": min(passed) if passed else None},
+                   details={"from": old.isoformat(), "to": new.isoformat()})  # fmt: skip
 
 
 def hold_meeting(facts: Facts, request: Request, now: datetime) -> Changes:

@@ -27,6 +27,7 @@ class Facts:
     letter_number_given: bool = False
     tool_numbers_letters: bool = False
     first_letter_number: int = 1
+    reminder_offsets: tuple[int, ...] = ()  # days before the deadline
 
 
 def plan_complete(facts: Facts, now: datetime) -> bool:

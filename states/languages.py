@@ -15,3 +15,9 @@ def pick(texts: dict[str, str], lang: str) -> str:
         if texts.get(code):
             return texts[code]
     return ""
+
+
+def babel_locale(lang: str) -> str:
+    """The CLDR locale dates and numbers are written in: British English wherever English
+    appears ("19 August 2017"), as the organisation writes; the others as they are."""
+    return "en_GB" if lang == "en" else lang

@@ -66,6 +66,7 @@ def facts_of(c: Consultation, *, policy: Policy, request: Request | None = None)
         letter_number_given=bool((request.letter_number or "").strip()),
         tool_numbers_letters=policy.tool_numbers_letters,
         first_letter_number=policy.first_letter_number,
+        reminder_offsets=offsets_of(c, policy),
     )
 
 

@@ -35,6 +35,7 @@ class Consultation(SQLModel, table=True):
     meeting_summary: str | None = Field(default=None, sa_column=Column(Text))
     reminder_offsets: list[int] | None = Field(default=None, sa_column=Column(JSON))  # override of the policy
     # The clock's bookkeeping (states/timers.py): what it did, and when it is next due.
+    mail_held_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))  # staff held its mail
     last_reminder_days: int | None = None
     alerts_done: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     next_due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, index=True))
@@ -139,7 +140,10 @@ class OutboxMessage(SQLModel, table=True):
     recipient_name: str | None = Field(default=None, max_length=200)
     subject: str = Field(sa_column=Column(Text, nullable=False))
     unsubscribe_url: str | None = Field(default=None, max_length=500)
-    status: str = Field(default="pending", max_length=12)  # pending | sending | sent | failed | skipped
+    status: str = Field(default="pending", max_length=12)  # notifications/outbox.py Status
+    # The deadline the message counts on (a reminder, an extension notice): if the
+    # consultation's deadline is no longer this one when it is due, it is superseded.
+    deadline_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     attempts: int = 0
     next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     lease_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))

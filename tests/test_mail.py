@@ -16,7 +16,7 @@ from config import MailSettings, Settings
 from notifications import registry
 from notifications.delivery import SmtpServer, deliver
 from notifications.mime import text_of
-from notifications.notices import queue_reminders, queue_to_stakeholders
+from notifications.notices import Wording, queue_reminders, queue_to_stakeholders
 from notifications.outbox import raw_of
 from states import Stage, Trigger
 from store.models import StakeholderCreate
@@ -38,7 +38,7 @@ PEOPLE = [
     ("Lucía", "lucia@example.es", "member_state", "ES", "es"),
 ]
 LONG_DATES = {
-    "ar": "19 أغسطس 2017", "zh": "2017年8月19日", "en": "August 19, 2017",
+    "ar": "19 أغسطس 2017", "zh": "2017年8月19日", "en": "19 August 2017",  # British English, as letters
     "fr": "19 août 2017", "ru": "19 августа 2017\u202fг.", "es": "19 de agosto de 2017",
 }  # fmt: skip
 
@@ -160,7 +160,8 @@ def test_issue_letter_queues_invitations_in_the_same_transaction(session: Sessio
 def test_the_same_intent_is_queued_once(session: Session) -> None:
     add_people(session)
     c = issue_letter(session)
-    again = queue_to_stakeholders(session=session, consultation=c, purpose="invitation", now=LETTER_DAY, mail=MAIL)
+    again = queue_to_stakeholders(session=session, consultation=c, wording=Wording("invitation"), now=LETTER_DAY,
+                                  mail=MAIL)  # fmt: skip
     session.commit()
     assert again == 0 and len(all_messages(session)) == 6
     first = queue_reminders(session=session, consultation=c, offset_days=7, now=geneva(date(2017, 8, 12)), mail=MAIL)
@@ -267,7 +268,7 @@ def test_permanent_bounce_marks_the_address_and_stops_mail(session: Session, eng
     assert failed.status == "failed" and failed.last_error == "550 5.1.1 No such user"
     queue_reminders(session=session, consultation=c, offset_days=7, now=geneva(date(2017, 8, 12)), mail=MAIL)
     session.commit()
-    reminders = [m for m in all_messages(session) if m.purpose == "reminder:7"]
+    reminders = [m for m in all_messages(session) if m.purpose.startswith("reminder:7:")]
     assert len(reminders) == 5 and "ivan@example.ru" not in {m.recipient_email for m in reminders}
 
 

@@ -309,3 +309,31 @@ def test_staff_key_in_an_emailed_contribution_with_its_file(
     anonymous = TestClient(staff.app)
     assert anonymous.post("/staff/consultations/ott-2017/contributions", data=form,
                           follow_redirects=False).headers["location"] == "/staff/login"  # fmt: skip
+
+
+def test_staff_mail_page_previews_tests_holds_and_warns(client: TestClient, session: Session) -> None:  # noqa: F811
+    from notifications.outbox import messages
+    from tests.test_mail import add_people
+
+    add_people(session)
+    c = consultation_in(session, Stage.OPEN, slug="ott-2017")
+    csrf = _staff_login(client)
+    board = client.get("/staff").text
+    assert "warning: mail is sent as" in board  # the placeholder sender, outside a demo
+    page = client.get("/staff/consultations/ott-2017/mail").text
+    assert 'id="by-notice"' in page and "Replies go to the consultation's contact: <strong>cwg-internet@itu.int" in page
+    shown = client.get("/staff/consultations/ott-2017/mail/preview/invitation?lang=ar").text
+    assert "<th>Reply-To</th>" in shown and 'dir="rtl"' in shown and "<iframe" in shown and "sandbox" in shown
+    bad = client.get("/staff/consultations/ott-2017/mail/preview/extended?lang=en")
+    assert bad.status_code == 422 and "no deadline extension recorded yet" in bad.text
+    form = {"csrf": csrf, "notice": "reminder", "language": "es", "to": "yo@secretaria.example"}
+    sent = client.post("/staff/consultations/ott-2017/mail/test", follow_redirects=False, data=form)
+    assert sent.status_code == 303 and "test+queued" in sent.headers["location"]
+    (test,) = [m for m in messages(session=session, consultation_id=c.id) if m.purpose.startswith("test:reminder:")]
+    assert test.recipient_email == "yo@secretaria.example" and test.subject.startswith("[TEST] ")
+    refused = client.post("/staff/consultations/ott-2017/mail/test", data={**form, "to": "not an address"})
+    assert refused.status_code == 422 and "email" in refused.text
+    client.post("/staff/consultations/ott-2017/mail/hold", data={"csrf": csrf})
+    assert 'id="held"' in client.get("/staff/consultations/ott-2017/mail").text
+    client.post("/staff/consultations/ott-2017/mail/resume", data={"csrf": csrf})
+    assert 'id="held"' not in client.get("/staff/consultations/ott-2017/mail").text

@@ -41,7 +41,10 @@ def _secret_key(settings: Settings) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-def create_app(settings: Settings, *, engine: Engine | None = None, rate_limit: int = 30) -> FastAPI:
+def create_app(
+    settings: Settings, *, engine: Engine | None = None, rate_limit: int = 30, demo: bool = False
+) -> FastAPI:
+    """`demo`: localhost links and a placeholder sender are expected, not warned of."""
     engine = engine or make_engine(settings.database_url)
     writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer") if engine.dialect.name == "sqlite" else None
     notices = NoticeWorker()
@@ -65,6 +68,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, rate_limit: 
         writer=writer,
         notices=notices,
         documents=Renderer(settings),
+        warnings=[] if demo else settings.placeholder_warnings(),
     )
     app.add_middleware(SessionMiddleware, secret_key=_secret_key(settings), same_site="lax", https_only=False)
     app.add_middleware(BodyLimit, limit=MAX_BODY)

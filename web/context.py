@@ -51,6 +51,7 @@ class Web:
     writer: ThreadPoolExecutor | None
     notices: NoticeWorker
     documents: Renderer  # renders what a transition issues, for the archive
+    warnings: list[str]  # shown on the staff pages: what would make real mail wrong
 
     async def take_response(
         self, *, ref: str, data: SubmissionCreate, now: datetime, channel: str,

@@ -23,6 +23,9 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from notifications import outbox, registry
+from notifications.mime import parse
+from notifications.notices import PREVIEWABLE, preview, queue_test
 from states import ConsultError, Stage, Trigger, parse_request
 from states.languages import LANGUAGES
 from states.machine import ensure_allowed
@@ -114,7 +117,7 @@ def _board(request: Request, session: Session, *, message: str | None = None, do
                 cards.append(item)
         columns.append((stage, cards))
     return render(request, "staff.html", status=status, columns=columns, now=now, csrf=csrf_token(request),
-                  message=message, done=done)  # fmt: skip
+                  message=message, done=done, warnings=web(request).warnings)  # fmt: skip
 
 
 @router.post("/consultations/{ref}/fire/{trigger}", response_class=HTMLResponse)
@@ -281,3 +284,81 @@ def _imported(values: dict[str, str], c: Consultation) -> ImportedResponse:
         return ImportedResponse.model_validate({**fields, "answers": answers, "received_at": received_at})
     except ValidationError as exc:
         raise first_error(exc) from None
+
+
+def _mail_page(request: Request, session: Session, c: Consultation, *, message: str | None = None,
+               done: str | None = None, status: int = 200) -> HTMLResponse:  # fmt: skip
+    key = repo.key(c)
+    return render(request, "mail.html", status=status, c=c, csrf=csrf_token(request), message=message, done=done,
+                  warnings=web(request).warnings, statuses=[s.value for s in outbox.Status],
+                  by_notice=outbox.by_notice(session=session, consultation_id=key),
+                  failed=outbox.messages(session=session, consultation_id=key, status="failed", limit=50),
+                  superseded=outbox.messages(session=session, consultation_id=key, status="superseded", limit=20),
+                  reachable=len(registry.reachable(session=session)), notices=PREVIEWABLE)  # fmt: skip
+
+
+@router.get("/consultations/{ref}/mail", response_class=HTMLResponse)
+def mail_page(request: Request, session: DB, ref: str, done: str | None = None) -> Response:
+    """A consultation's outbox: delivery per notice, failures with the SMTP answer, hold and
+    resume, retry, previews in every language and a test send."""
+    if not request.session.get("staff"):
+        return _login_redirect()
+    return _mail_page(request, session, repo.get(session=session, ref=ref), done=done)
+
+
+@router.get("/consultations/{ref}/mail/preview/{notice}", response_class=HTMLResponse)
+def mail_preview(request: Request, session: DB, ref: str, notice: str, lang: str = "en") -> Response:
+    if not request.session.get("staff"):
+        return _login_redirect()
+    c = repo.get(session=session, ref=ref)
+    wanted = lang if lang in LANGUAGES else "en"
+    try:
+        _, raw = preview(session=session, consultation=c, notice=notice, lang=wanted, now=web(request).clock(),
+                         mail=web(request).settings.mail)  # fmt: skip
+    except ConsultError as exc:
+        return render(request, "mail_preview.html", status=status_for(exc), c=c, notice=notice, preview_lang=wanted,
+                      message=str(exc))  # fmt: skip
+    parsed = parse(raw)
+    names = ("From", "To", "Reply-To", "Subject", "Date", "Message-ID", "List-Unsubscribe", "Content-Language")
+    text, html = parsed.get_body(("plain",)), parsed.get_body(("html",))
+    assert text is not None and html is not None
+    return render(request, "mail_preview.html", c=c, notice=notice, preview_lang=wanted, message=None,
+                  headers=[(n, str(parsed[n])) for n in names if parsed[n]], text=text.get_content(),
+                  html=html.get_content())  # fmt: skip
+
+
+@router.post("/consultations/{ref}/mail/{action}", response_class=HTMLResponse)
+async def mail_action(request: Request, ref: str, action: str) -> Response:
+    values = await _checked_form(request)
+    if values is None:
+        return _login_redirect()
+    context = web(request)
+    now = context.clock()
+
+    def work() -> Response:
+        with _session(request) as session:
+            c = repo.get(session=session, ref=ref)
+            try:
+                if action == "retry":
+                    done = f"{outbox.retry_failed(session=session, consultation_id=repo.key(c), now=now)} failed " \
+                           "message(s) will be tried again"  # fmt: skip
+                elif action == "hold":
+                    outbox.hold(session=session, consultation=c, now=now)
+                    done = "mail held: nothing of this consultation goes out until resumed"
+                elif action == "resume":
+                    done = f"mail resumed: {outbox.resume(session=session, consultation=c, now=now)} message(s) waiting"
+                elif action == "test":
+                    sent = queue_test(session=session, consultation=c, notice=values.get("notice", ""),
+                                      lang=values.get("language", "en"), to=values.get("to", ""), now=now,
+                                      mail=context.settings.mail)  # fmt: skip
+                    done = f"test queued to {sent.recipient_email}: {sent.rendered.subject}"
+                else:
+                    return _mail_page(request, session, c, message=f"unknown action {action!r}", status=404)
+                session.commit()
+            except (ConsultError, ValidationError) as exc:
+                session.rollback()
+                text = str(first_error(exc)) if isinstance(exc, ValidationError) else str(exc)
+                return _mail_page(request, session, c, message=text, status=422)
+        return RedirectResponse(f"/staff/consultations/{c.slug}/mail?done={quote_plus(done)}", status_code=303)
+
+    return await run_in_threadpool(work)
