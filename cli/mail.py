@@ -141,6 +141,41 @@ def test_send(
     typer.echo(f"queued a test of {notice} ({lang}) to {message.recipient_email}: {message.rendered.subject}")
 
 
+@app.command()
+@handles_errors
+def recipients(
+    ref: Ref,
+    category: Annotated[list[str] | None, typer.Option("--category", help="Only these categories (repeat).")] = None,
+    country: Annotated[list[str] | None, typer.Option("--country", help="Only these countries, ISO codes.")] = None,
+    list_: Annotated[list[str] | None, typer.Option("--list", help="Only these named lists (repeat).")] = None,
+    everyone: Annotated[bool, typer.Option("--everyone", help="The whole registry again.")] = False,
+    now: Annotated[str | None, typer.Option("--now")] = None,
+) -> None:
+    """Who a consultation's mail goes to, and how many that is now; with options, narrow it
+    (until the letter is issued)."""
+    from pydantic import ValidationError
+
+    from notifications.registry import audience_of, reachable
+    from store import consultations as repo
+    from store.models import Audience, first_error
+
+    ctx = app_from_env()
+    with ctx.session() as s:
+        c = repo.get(session=s, ref=ref)
+        if everyone or category or country or list_:
+            try:
+                wanted = Audience(categories=tuple(category or ()), countries=tuple(country or ()),
+                                  lists=tuple(list_ or ()))  # fmt: skip
+            except ValidationError as exc:
+                raise first_error(exc, where="recipients") from None
+            repo.set_audience(session=s, consultation=c, audience=wanted, now=ctx.now(now))
+            s.commit()
+        audience = audience_of(c)
+        count = len(reachable(session=s, audience=audience))
+    described = audience.describe() if audience else "every reachable stakeholder of the registry"
+    typer.echo(f"{c.slug}: {described} — {count} recipient(s) now")
+
+
 def _staff_action(ref: str, action: str, now: str | None) -> None:
     from store import consultations as repo
 

@@ -19,16 +19,25 @@ app = typer.Typer(help="The stakeholder registry: who is invited, reminded and t
 @app.command("import")
 @handles_errors
 def import_(
-    file: Annotated[Path, typer.Argument(help="CSV: name,email,category[,organisation,country,language].")],
+    file: Annotated[Path, typer.Argument(help="CSV: name,email,category[,organisation,country,language,lists].")],
     now: Annotated[str | None, typer.Option("--now")] = None,
 ) -> None:
-    """Add or update stakeholders from a CSV (idempotent on e-mail; the whole file or nothing)."""
+    """Add or update stakeholders from a CSV (idempotent on e-mail; the whole file or nothing).
+    Someone added while a consultation is under way (letter issued, or open) gets its
+    invitation — once, whenever they are imported."""
+    from notifications.notices import invite_latecomers
+
     ctx = app_from_env()
     rows = registry.read_csv(file)
+    at = ctx.now(now)
     with ctx.session() as s:
-        report = registry.import_stakeholders(session=s, rows=rows, now=ctx.now(now))
+        report = registry.import_stakeholders(session=s, rows=rows, now=at)
+        invited = invite_latecomers(session=s, now=at, mail=ctx.settings.mail)
         s.commit()
-    typer.echo(f"{file}: {report.created} added, {report.updated} updated, {report.unchanged} unchanged")
+    typer.echo(
+        f"{file}: {report.created} added, {report.updated} updated, {report.unchanged} unchanged"
+        + (f"; {invited} invitation(s) queued to newcomers for the consultations under way" if invited else "")
+    )
 
 
 @app.command("list")
@@ -39,7 +48,8 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     with ctx.session() as s:
         people = registry.list_stakeholders(session=s)
     if as_json:
-        fields = ("id", "name", "organisation", "category", "country", "email", "language", "opted_out", "bounced")
+        fields = ("id", "name", "organisation", "category", "country", "email", "language", "lists", "opted_out",
+                  "bounced")  # fmt: skip
         typer.echo(json.dumps([{f: getattr(p, f) for f in fields} for p in people], ensure_ascii=False, indent=2))
         return
     table = Table(title=f"Stakeholders ({len(people)})")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, fields
+from datetime import time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -32,6 +33,7 @@ class Policy:
     min_open_days: int = 30
     meeting_gap_days: int = 30
     reminder_offsets_days: tuple[int, ...] = (14, 7, 1)
+    reminder_time: time = time(9)  # local time in the consultation's zone: mail at a sensible hour
     letter_numbers: str = "registry"  # or "tool": see policy.toml
     first_letter_number: int = 1
 
@@ -62,6 +64,10 @@ def load_policy(path: Path | None = None) -> Policy:
         if not isinstance(offsets, list) or not all(isinstance(o, int) and o > 0 for o in offsets):
             raise PolicyError(f"policy file {path}: reminder_offsets_days must be positive integers")
         raw["reminder_offsets_days"] = tuple(sorted(set(offsets), reverse=True))
+    if "reminder_time" in raw:
+        value = raw["reminder_time"]
+        if not isinstance(value, time) or value.tzinfo is not None:
+            raise PolicyError(f"policy file {path}: reminder_time is a local time of day, such as 09:00:00")
     if raw.get("letter_numbers", "registry") not in {"registry", "tool"}:
         raise PolicyError(f'policy file {path}: letter_numbers is "registry" or "tool"')
     first = raw.get("first_letter_number", 1)

@@ -84,7 +84,7 @@ def work_on(*, engine: Engine, consultation_id: int, now: datetime, settings: Se
     policy = settings.policy
     with Session(engine, expire_on_commit=False) as s:
         c = repo.get(session=s, ref=consultation_id)
-        owes = owed(Stage(c.stage), repo.plan_of(c), repo.offsets_of(c, policy), repo.marks_of(c), now)
+        owes = owed(Stage(c.stage), repo.plan_of(c), repo.reminders_of(c, policy), repo.marks_of(c), now)
         fired = []
         for trigger in owes.transitions:
             result = lifecycle.fire(session=s, consultation=c, trigger=trigger, actor=SYSTEM_ACTOR, now=now,

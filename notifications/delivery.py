@@ -166,6 +166,8 @@ class _Ledger:
         if outcome.kind == "retry":
             return {"status": Status.FAILED, "attempts": attempts,
                     "last_error": f"gave up after {attempts} attempts: {outcome.detail}"}  # fmt: skip
+        if outcome.kind == "bounced":
+            return {"status": Status.BOUNCED, "attempts": attempts, "last_error": outcome.detail}
         return {"status": Status.FAILED, "attempts": attempts, "last_error": outcome.detail}
 
     def write(self, outcomes: list[tuple[Claimed, Outcome]]) -> None:

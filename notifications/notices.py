@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from config import MailSettings
 from notifications import registry
@@ -115,7 +115,8 @@ def queue_to_stakeholders(
     exclude_emails: frozenset[str] = frozenset(),
 ) -> int:  # fmt: skip
     """One message per reachable stakeholder, in their language; returns how many were new."""
-    recipients = [s for s in registry.reachable(session=session) if s.email not in exclude_emails]
+    audience = registry.audience_of(consultation)
+    recipients = [s for s in registry.reachable(session=session, audience=audience) if s.email not in exclude_emails]
     out = messages_for(consultation=consultation, recipients=recipients, wording=wording, mail=mail)
     return enqueue(session=session, messages=out, now=now, sender=mail.sender)
 
@@ -222,3 +223,17 @@ def queue_test(
                    purpose=f"test:{notice}:{secrets.token_hex(4)}", unsubscribe_url=None, deadline_at=None)  # fmt: skip
     enqueue(session=session, messages=[test], now=now, sender=mail.sender)
     return test
+
+
+UNDER_WAY = ("letter_issued", "open")
+
+
+def invite_latecomers(*, session: Session, now: datetime, mail: MailSettings) -> int:
+    """Invitations for stakeholders added after a letter went out, to each consultation
+    still taking responses (or about to): the outbox key makes each go once, so those
+    already invited are skipped whatever happens."""
+    queued = 0
+    for c in session.exec(select(Consultation).where(col(Consultation.stage).in_(UNDER_WAY))):
+        queued += queue_to_stakeholders(session=session, consultation=c, wording=Wording("invitation"), now=now,
+                                        mail=mail)  # fmt: skip
+    return queued

@@ -31,6 +31,7 @@ class Status(StrEnum):
     SENDING = "sending"  # claimed by a deliverer, under a lease
     SENT = "sent"
     FAILED = "failed"  # permanent (5xx) or gave up after the retries
+    BOUNCED = "bounced"  # the server refused the address itself (5.1.x): no more mail goes to it
     SKIPPED = "skipped"  # the address bounced or opted out before delivery
     SUPERSEDED = "superseded"  # no longer true when due: never sent (see delivery.py)
 

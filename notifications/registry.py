@@ -13,12 +13,12 @@ from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from states.errors import ConsultError, NotFound
-from store.models import StakeholderCreate, first_error
-from store.tables import Stakeholder
+from store.models import Audience, StakeholderCreate, first_error
+from store.tables import Consultation, Stakeholder
 
 REQUIRED = ("name", "email", "category")
-OPTIONAL = ("organisation", "country", "language")
-UPDATABLE = ("name", "organisation", "category", "country", "language")
+OPTIONAL = ("organisation", "country", "language", "lists")
+UPDATABLE = ("name", "organisation", "category", "country", "language", "lists")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +87,12 @@ def import_stakeholders(*, session: Session, rows: list[StakeholderCreate], now:
         known = existing.get(row.email)
         if known is None:
             new.append(
-                {**row.model_dump(), "opted_out": False, "bounced": False, "created_at": now, "updated_at": now,
-                 "unsubscribe_token": secrets.token_urlsafe(24)}
+                {**row.model_dump(), "lists": list(row.lists), "opted_out": False, "bounced": False,
+                 "created_at": now, "updated_at": now, "unsubscribe_token": secrets.token_urlsafe(24)}
             )  # fmt: skip
             continue
-        changes = {k: getattr(row, k) for k in UPDATABLE if getattr(known, k) != getattr(row, k)}
+        wanted = {k: list(row.lists) if k == "lists" else getattr(row, k) for k in UPDATABLE}
+        changes = {k: v for k, v in wanted.items() if getattr(known, k) != v}
         if changes:
             for key, value in changes.items():
                 setattr(known, key, value)
@@ -109,10 +110,21 @@ def list_stakeholders(*, session: Session) -> list[Stakeholder]:
     return list(session.exec(select(Stakeholder).order_by(col(Stakeholder.id))))
 
 
-def reachable(*, session: Session) -> list[Stakeholder]:
-    """Those mail may go to: not opted out, not bounced."""
+def reachable(*, session: Session, audience: Audience | None = None) -> list[Stakeholder]:
+    """Those mail may go to: not opted out, not bounced, and in the audience if one is given."""
     query = select(Stakeholder).where(col(Stakeholder.opted_out).is_(False), col(Stakeholder.bounced).is_(False))
-    return list(session.exec(query.order_by(col(Stakeholder.id))))
+    if audience is not None and audience.categories:
+        query = query.where(col(Stakeholder.category).in_(audience.categories))
+    if audience is not None and audience.countries:
+        query = query.where(col(Stakeholder.country).in_(audience.countries))
+    found = list(session.exec(query.order_by(col(Stakeholder.id))))
+    if audience is not None and audience.lists:
+        found = [s for s in found if set(audience.lists) & set(s.lists or ())]
+    return found
+
+
+def audience_of(c: Consultation) -> Audience | None:
+    return Audience.model_validate(c.audience) if c.audience else None
 
 
 def opt_out(*, session: Session, token: str, now: datetime) -> Stakeholder:

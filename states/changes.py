@@ -4,12 +4,13 @@ that say what a trigger changes on the consultation and what its audit row recor
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 
 from states.contract import Changes, Request
 from states.errors import ConsultError
 from states.guards import Facts
-from states.timing import local_date
+from states.timing import local_date, reminder_at
 
 LETTER_NUMBER = re.compile(r"^CL-(\d{2})/(\d{1,3})$")
 
@@ -40,7 +41,8 @@ def extend_deadline(facts: Facts, request: Request, now: datetime) -> Changes:
     # The reminders re-arm: they count down to the new deadline (their mail is keyed by it).
     # Those whose moment has already passed for the new deadline count as sent: the
     # extension notice says what they would (never "3 days left" right after it).
-    passed = [d for d in facts.reminder_offsets if new - timedelta(days=d) <= now]
+    extended = replace(facts.plan, deadline=new)
+    passed = [d for d in facts.reminder_offsets if reminder_at(extended, d, facts.reminder_time) <= now]
     return Changes(fields={"deadline": new, "last_reminder_days": min(passed) if passed else None},
                    details={"from": old.isoformat(), "to": new.isoformat()})  # fmt: skip
 

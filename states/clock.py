@@ -4,9 +4,10 @@ when does its next timer fall? Read off the table (the rows fired by the clock a
 
 - Transitions: every clock row whose `due` has come, in order (after downtime: open,
   close and compile fire once each, in that order).
-- Reminders at policy offsets before the deadline. After downtime only the latest one
-  due is sent (never "7 days left" when one day is left), and none once the deadline
-  has passed.
+- Reminders at policy offsets before the deadline, at a sensible local hour (09:00 in the
+  consultation's zone by default, on the day `offset` days before the deadline). After
+  downtime only the latest one due is sent (never "7 days left" when one day is left),
+  and none once the deadline has passed.
 - Staff alerts: the meeting is 7 days away and no compilation is published; the meeting
   was 3 days ago and no summary is recorded.
 
@@ -15,14 +16,13 @@ The store only indexes `next_at`; the tick acts on the typed `Owed`, never on te
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 
 from states.stages import Stage, Trigger
 from states.table import meeting_day, next_row, rows_from
-from states.timing import Plan
+from states.timing import Plan, reminder_at
 
 
 class Alert(StrEnum):
@@ -33,6 +33,14 @@ class Alert(StrEnum):
 ALERT_BEFORE_MEETING = timedelta(days=7)
 ALERT_AFTER_MEETING = timedelta(days=3)
 NOT_YET_PUBLISHED = frozenset({Stage.LETTER_ISSUED, Stage.OPEN, Stage.CLOSED, Stage.COMPILED})
+
+
+@dataclass(frozen=True, slots=True)
+class Reminders:
+    """When reminders go: `offsets` days before the deadline (largest first), at local `at`."""
+
+    offsets: tuple[int, ...] = (14, 7, 1)
+    at: time = time(9)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,24 +70,20 @@ def clock_row_due(stage: Stage, plan: Plan):
     return None
 
 
-def owed(stage: Stage, plan: Plan, offsets: Collection[int], marks: Marks, now: datetime) -> Owed:
+def owed(stage: Stage, plan: Plan, reminders: Reminders, marks: Marks, now: datetime) -> Owed:
     transitions: list[Trigger] = []
     while (found := clock_row_due(stage, plan)) is not None and found[1] <= now:
         transitions.append(found[0].trigger)
         stage = found[0].dest
-    return Owed(tuple(transitions), due_reminder(stage, plan, offsets, marks, now), due_alerts(stage, plan, marks, now))
+    reminder = due_reminder(stage, plan, reminders, marks, now)
+    return Owed(tuple(transitions), reminder, due_alerts(stage, plan, marks, now))
 
 
-def reminder_at(plan: Plan, days: int) -> datetime:
-    assert plan.deadline is not None
-    return plan.deadline - timedelta(days=days)
-
-
-def due_reminder(stage: Stage, plan: Plan, offsets: Collection[int], marks: Marks, now: datetime) -> int | None:
+def due_reminder(stage: Stage, plan: Plan, reminders: Reminders, marks: Marks, now: datetime) -> int | None:
     """The offset (days before the deadline) of the one reminder to send now, if any."""
     if stage is not Stage.OPEN or plan.deadline is None or now > plan.deadline:
         return None
-    passed = [d for d in offsets if reminder_at(plan, d) <= now]
+    passed = [d for d in reminders.offsets if reminder_at(plan, d, reminders.at) <= now]
     if not passed:
         return None
     latest = min(passed)
@@ -100,7 +104,7 @@ def due_alerts(stage: Stage, plan: Plan, marks: Marks, now: datetime) -> tuple[A
     return tuple(a for a in alerts if a.value not in marks.alerts_done)
 
 
-def next_timer(stage: Stage, plan: Plan, offsets: Collection[int], marks: Marks, now: datetime) -> datetime | None:
+def next_timer(stage: Stage, plan: Plan, reminders: Reminders, marks: Marks, now: datetime) -> datetime | None:
     """The earliest instant at which something above becomes due (None: nothing timed).
 
     A timer whose window closed unused (an alert for a meeting already past) is dropped,
@@ -110,8 +114,8 @@ def next_timer(stage: Stage, plan: Plan, offsets: Collection[int], marks: Marks,
     if (found := clock_row_due(stage, plan)) is not None:
         candidates.append(found[1])
     if stage is Stage.OPEN and plan.deadline is not None:
-        pending = [d for d in offsets if marks.last_reminder_days is None or d < marks.last_reminder_days]
-        candidates += [reminder_at(plan, d) for d in pending]
+        pending = [d for d in reminders.offsets if marks.last_reminder_days is None or d < marks.last_reminder_days]
+        candidates += [reminder_at(plan, d, reminders.at) for d in pending]
     meeting = meeting_day(plan)
     if meeting is not None:
         if stage in NOT_YET_PUBLISHED and Alert.NO_COMPILATION not in marks.alerts_done and now < meeting:

@@ -7,7 +7,7 @@ the reason a refusal quotes, so it is written for the person who was refused.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, time
 
 from states.stages import Stage
 from states.timing import Plan, check_plan, start_instant
@@ -28,6 +28,7 @@ class Facts:
     tool_numbers_letters: bool = False
     first_letter_number: int = 1
     reminder_offsets: tuple[int, ...] = ()  # days before the deadline
+    reminder_time: time = time(9)  # local time they go at
 
 
 def plan_complete(facts: Facts, now: datetime) -> bool:

@@ -121,3 +121,12 @@ def check_plan(plan: Plan, *, min_open_days: int, meeting_gap_days: int) -> list
                 f"meeting_gap_days: the meeting is {gap} days after the deadline (policy: {meeting_gap_days})"
             )
     return warnings
+
+
+def reminder_at(plan: Plan, days: int, at: time) -> datetime:
+    """`at` local time on the day `days` before the deadline (a sensible hour for mail):
+    always before the deadline, offsets being whole days, at least one."""
+    assert plan.deadline is not None
+    tz = zone(plan.timezone)
+    day = (plan.deadline.astimezone(tz) - timedelta(days=days)).date()
+    return datetime.combine(day, at, tzinfo=tz).astimezone(UTC)

@@ -18,9 +18,9 @@ from sqlmodel import Session, col, select
 
 from config.policy import Policy
 from states import Facts, Plan, Request, Stage, Step, Trigger, check_plan, create, errors, replay
-from states.clock import Marks, next_timer
+from states.clock import Marks, Reminders, next_timer
 from states.errors import ConsultError
-from store.models import ConsultationCreate
+from store.models import Audience, ConsultationCreate
 from store.tables import AuditEntry, Consultation
 
 # Kept under these names here: callers catch `repo.NotFound` and `repo.ConflictError`.
@@ -43,13 +43,17 @@ def offsets_of(c: Consultation, policy: Policy) -> tuple[int, ...]:
     return tuple(c.reminder_offsets) if c.reminder_offsets is not None else policy.reminder_offsets_days
 
 
+def reminders_of(c: Consultation, policy: Policy) -> Reminders:
+    return Reminders(offsets_of(c, policy), policy.reminder_time)
+
+
 def marks_of(c: Consultation) -> Marks:
     return Marks(last_reminder_days=c.last_reminder_days, alerts_done=frozenset(c.alerts_done or ()))
 
 
 def refresh_timer(c: Consultation, *, policy: Policy, now: datetime) -> None:
     """Recompute the indexed instant at which the clock next has work for `c`."""
-    c.next_due_at = next_timer(Stage(c.stage), plan_of(c), offsets_of(c, policy), marks_of(c), now)
+    c.next_due_at = next_timer(Stage(c.stage), plan_of(c), reminders_of(c, policy), marks_of(c), now)
 
 
 def facts_of(c: Consultation, *, policy: Policy, request: Request | None = None) -> Facts:
@@ -67,6 +71,7 @@ def facts_of(c: Consultation, *, policy: Policy, request: Request | None = None)
         tool_numbers_letters=policy.tool_numbers_letters,
         first_letter_number=policy.first_letter_number,
         reminder_offsets=offsets_of(c, policy),
+        reminder_time=policy.reminder_time,
     )
 
 
@@ -84,7 +89,8 @@ def create_consultation(
         raise ConflictError(f"a consultation with slug {data.slug!r} already exists")
     if not proposed and not data.questions:
         raise ConsultError("a council decision needs at least one question")
-    row = Consultation(**data.model_dump(), stage=Stage.PROPOSED.value, created_at=now, updated_at=now)
+    row = Consultation(**data.model_dump(exclude={"audience"}), audience=stored_audience(data.audience),
+                       stage=Stage.PROPOSED.value, created_at=now, updated_at=now)  # fmt: skip
     facts = facts_of(row, policy=policy)
     warnings = check_plan(facts.plan, min_open_days=facts.min_open_days, meeting_gap_days=facts.meeting_gap_days)
     change = create(Trigger.PROPOSE if proposed else Trigger.DECIDE, facts=facts, now=now)
@@ -191,6 +197,20 @@ def append_audit(
     return entry
 
 
+def stored_audience(audience: Audience | None) -> dict[str, Any] | None:
+    """None for the whole registry, else the audience as JSON."""
+    return None if audience is None or audience.everyone else audience.model_dump(mode="json")
+
+
+def set_audience(*, session: Session, consultation: Consultation, audience: Audience, now: datetime) -> None:
+    """Narrow (or widen) who is told, until the letter is issued: afterwards the invitation
+    has gone to those it went to."""
+    c = consultation
+    if c.stage not in {Stage.PROPOSED.value, Stage.DECIDED.value}:
+        raise ConflictError(f"{c.slug!r} is {c.stage}: recipients are chosen before the letter is issued")
+    c.audience, c.updated_at = stored_audience(audience), now
+
+
 def record_decision(*, session: Session, consultation: Consultation, data: ConsultationCreate) -> None:
     """Fill a proposed topic with what the council decided, before `decide` fires.
 
@@ -202,8 +222,9 @@ def record_decision(*, session: Session, consultation: Consultation, data: Consu
         )
     if data.slug != consultation.slug:
         raise ConsultError(f"the decision file is for {data.slug!r}, not {consultation.slug!r}")
-    for key, value in data.model_dump(exclude={"slug"}).items():
+    for key, value in data.model_dump(exclude={"slug", "audience"}).items():
         setattr(consultation, key, value)
+    consultation.audience = stored_audience(data.audience)
 
 
 def record_clock_work(

@@ -35,6 +35,70 @@ def _by_language(value: dict[str, str], what: str) -> dict[str, str]:
     return {lang: cleaned[lang] for lang in LANGUAGES if lang in cleaned}
 
 
+LIST_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+def _list_names(value: Any) -> tuple[str, ...]:
+    """Named lists, from a CSV cell ("cwg-members; press") or a list of names."""
+    items = value.split(";") if isinstance(value, str) else list(value or ())
+    names = tuple(dict.fromkeys(str(v).strip().lower() for v in items if str(v).strip()))
+    bad = [n for n in names if not LIST_NAME.match(n)]
+    if bad:
+        raise ValueError(f"list name {bad[0]!r}: lower-case letters, digits, - and _, at most 40 characters")
+    if len(names) > 20:
+        raise ValueError("at most 20 lists")
+    return names
+
+
+class Audience(BaseModel):
+    """Who a consultation's mail goes to: every reachable stakeholder of the registry, or
+    those in any of the given categories, countries and named lists (all given must hold:
+    a category AND a country AND a list, when each is given)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    categories: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    lists: tuple[str, ...] = ()
+
+    @field_validator("categories")
+    @classmethod
+    def _categories(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        out = tuple(dict.fromkeys(v.strip().lower() for v in value if v.strip()))
+        unknown = [v for v in out if v not in CATEGORIES]
+        if unknown:
+            raise ValueError(f"unknown category {unknown[0]!r}; use any of {', '.join(CATEGORIES)}")
+        return out
+
+    @field_validator("countries")
+    @classmethod
+    def _countries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(iso_country(v) for v in value if v.strip()))
+
+    _lists = field_validator("lists", mode="before")(lambda cls, v: _list_names(v))
+
+    @property
+    def everyone(self) -> bool:
+        return not (self.categories or self.countries or self.lists)
+
+    def admits(self, *, category: str, country: str | None, lists: Any) -> bool:
+        return (
+            (not self.categories or category in self.categories)
+            and (not self.countries or country in self.countries)
+            and (not self.lists or bool(set(self.lists) & set(lists or ())))
+        )
+
+    def describe(self) -> str:
+        if self.everyone:
+            return "every reachable stakeholder of the registry"
+        parts = [
+            f"{name}: {', '.join(values)}"
+            for name, values in (("categories", self.categories), ("countries", self.countries), ("lists", self.lists))
+            if values
+        ]
+        return "; ".join(parts)  # fmt: skip
+
+
 class ConsultationCreate(BaseModel):
     """What staff provide to start a consultation (a decision file or, later, a form)."""
 
@@ -55,6 +119,7 @@ class ConsultationCreate(BaseModel):
     min_open_days: int | None = Field(default=None, ge=0)
     meeting_gap_days: int | None = Field(default=None, ge=0)
     reminder_offsets: list[int] | None = None
+    audience: Audience | None = None  # None: the whole registry
 
     @field_validator("reminder_offsets")
     @classmethod
@@ -140,6 +205,9 @@ class StakeholderCreate(BaseModel):
     country: str | None = None
     email: str
     language: str = "en"
+    lists: tuple[str, ...] = ()  # named lists a consultation's mail may be narrowed to
+
+    _lists = field_validator("lists", mode="before")(lambda cls, v: _list_names(v))
 
     @field_validator("name", "organisation")
     @classmethod

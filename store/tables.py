@@ -34,6 +34,7 @@ class Consultation(SQLModel, table=True):
     letter_issued_on: date | None = None
     meeting_summary: str | None = Field(default=None, sa_column=Column(Text))
     reminder_offsets: list[int] | None = Field(default=None, sa_column=Column(JSON))  # override of the policy
+    audience: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))  # store.models.Audience; None: all
     # The clock's bookkeeping (states/timers.py): what it did, and when it is next due.
     mail_held_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))  # staff held its mail
     last_reminder_days: int | None = None
@@ -111,6 +112,7 @@ class Stakeholder(SQLModel, table=True):
     category: str = Field(max_length=20)
     country: str | None = Field(default=None, max_length=2)
     language: str = Field(default="en", max_length=2)
+    lists: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
     opted_out: bool = False
     bounced: bool = False
     bounce_reason: str | None = Field(default=None, sa_column=Column(Text))

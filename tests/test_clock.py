@@ -72,7 +72,7 @@ def test_whole_consultation_driven_by_ticks(session: Session, engine: Engine, da
     # the draft compilation is staff's: stakeholders hear of it when it is published, not now
     assert purposes == {"reminder:14": 6, "reminder:7": 6, "reminder:1": 6}
     reminder_1 = next(m for m in outbox(session) if _purpose(m) == "reminder:1" and m.language == "en")
-    assert reminder_1.created_at == datetime(2017, 8, 19, 1, tzinfo=UTC)  # first tick after 18 Aug 21:59:59Z
+    assert reminder_1.created_at == datetime(2017, 8, 18, 7, tzinfo=UTC)  # 18 August, 09:00 in Geneva
     assert busy == 5  # open, three reminders, close+compile; the other ticks found nothing
     assert repo.replayed_stage(session=session, consultation_id=c.id) == Stage.COMPILED
 

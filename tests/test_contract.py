@@ -8,12 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from states import ConsultError, Request, Stage, Trigger, parse_request
-from states.clock import Alert, Marks, next_step, next_timer, owed
+from states.clock import Alert, Marks, Reminders, next_step, next_timer, owed
 from states.contract import Actor
 from states.table import CLOSE_AFTER, TRANSITIONS, staff_rows, transition_for
 from tests.test_table import PLAN
 
-OFFSETS = (14, 7, 1)
+OFFSETS = Reminders((14, 7, 1))  # at 09:00 in Geneva
 DEADLINE = PLAN.deadline
 assert DEADLINE is not None and PLAN.opens_at is not None
 
@@ -69,7 +69,7 @@ def test_reminders_and_alerts_are_typed() -> None:
 def test_next_timer_and_next_step_come_from_the_rows() -> None:
     now = datetime(2017, 6, 1, tzinfo=UTC)
     assert next_timer(Stage.LETTER_ISSUED, PLAN, OFFSETS, Marks(), now) == PLAN.opens_at
-    assert next_timer(Stage.OPEN, PLAN, OFFSETS, Marks(), now) == DEADLINE - timedelta(days=14)
+    assert next_timer(Stage.OPEN, PLAN, OFFSETS, Marks(), now) == datetime(2017, 8, 5, 7, tzinfo=UTC)  # 09:00 CEST
     assert next_timer(Stage.OPEN, PLAN, OFFSETS, Marks(last_reminder_days=1), now) == DEADLINE + CLOSE_AFTER
     assert next_timer(Stage.REPORTED, PLAN, OFFSETS, Marks(), now) is None
     step = next_step(Stage.PUBLISHED, PLAN)
@@ -105,3 +105,17 @@ def test_parameters_are_typed_and_bounded() -> None:
         parse_request(cancel, {"reason": "x" * 501}, timezone="Europe/Geneva")
     with pytest.raises(ConsultError, match="one line"):
         parse_request(cancel, {"reason": "a\r\nBcc: everyone"}, timezone="Europe/Geneva")
+
+
+@pytest.mark.parametrize(("deadline_day", "days", "expected"), [
+    (date(2017, 10, 29), 1, datetime(2017, 10, 28, 7, tzinfo=UTC)),  # the day before the clocks go back: 09:00 CEST
+    (date(2017, 11, 5), 7, datetime(2017, 10, 29, 8, tzinfo=UTC)),  # the day they go back: 09:00 CET
+    (date(2018, 3, 26), 1, datetime(2018, 3, 25, 7, tzinfo=UTC)),  # the day they go forward: 09:00 CEST
+])  # fmt: skip
+def test_reminders_go_at_nine_local_time_across_dst(deadline_day: date, days: int, expected: datetime) -> None:
+    from dataclasses import replace
+
+    from states.timing import deadline_instant, reminder_at
+
+    plan = replace(PLAN, deadline=deadline_instant(deadline_day, "Europe/Geneva"))
+    assert reminder_at(plan, days, Reminders().at) == expected

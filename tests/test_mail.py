@@ -265,7 +265,7 @@ def test_permanent_bounce_marks_the_address_and_stops_mail(session: Session, eng
     session.refresh(ivan)
     assert ivan.bounced and "5.1.1" in ivan.bounce_reason
     failed = next(m for m in all_messages(session) if m.recipient_email == "ivan@example.ru")
-    assert failed.status == "failed" and failed.last_error == "550 5.1.1 No such user"
+    assert failed.status == "bounced" and failed.last_error == "550 5.1.1 No such user"
     queue_reminders(session=session, consultation=c, offset_days=7, now=geneva(date(2017, 8, 12)), mail=MAIL)
     session.commit()
     reminders = [m for m in all_messages(session) if m.purpose.startswith("reminder:7:")]

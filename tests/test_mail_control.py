@@ -22,7 +22,7 @@ from states import Stage, Trigger
 from states.languages import LANGUAGES
 from states.timing import deadline_instant
 from store.tables import Stakeholder
-from tests.factories import STAFF, advance, geneva
+from tests.factories import STAFF, advance, consultation_in, geneva
 from tests.smtp import SmtpTestServer
 from tests.test_mail import LETTER_DAY, MAIL, PEOPLE, SETTINGS, add_people, all_messages, issue_letter, send
 
@@ -162,3 +162,37 @@ def test_the_cli_previews_and_lists_delivery_per_consultation(session: Session, 
     rows = json.loads(listed.stdout)
     assert len(rows) == len(PEOPLE) and {r["status"] for r in rows} == {"pending"}
     assert Stage(c.stage) is Stage.LETTER_ISSUED
+
+
+def test_recipients_narrowed_before_the_letter_and_latecomers_invited_once(
+    session: Session, database_url: str, tmp_path
+) -> None:
+    add_people(session)
+    c = consultation_in(session, Stage.DECIDED)
+    env = {"CONSULT_DATABASE_URL": database_url, "CONSULT_NOW": "2017-06-10T08:00:00+00:00"}
+    run = CliRunner().invoke
+    narrowed = run(app, ["mail", "recipients", c.slug, "--category", "member_state", "--category", "academia"], env=env)
+    assert narrowed.exit_code == 0, narrowed.output
+    assert "categories: member_state, academia — 3 recipient(s) now" in narrowed.stdout  # Amal, Lucía, Preeti
+    bad = run(app, ["mail", "recipients", c.slug, "--country", "XX"], env=env)
+    assert bad.exit_code == 2 and "recipients: field 'countries" in bad.output
+    session.refresh(c)
+    advance(session=session, consultation=c, trigger=Trigger.ISSUE_LETTER, actor=STAFF, now=LETTER_DAY,
+            settings=SETTINGS)  # fmt: skip
+    session.commit()
+    assert sorted(m.recipient_email for m in all_messages(session)) == [
+        "amal@example.sa", "lucia@example.es", "preeti@example.org",
+    ]  # fmt: skip
+    late = run(app, ["mail", "recipients", c.slug, "--everyone"], env=env)
+    assert late.exit_code == 1 and "recipients are chosen before the letter is issued" in late.output
+    newcomers = tmp_path / "new.csv"
+    newcomers.write_text("name,email,category,country,language,lists\n"
+                         "Nadia,nadia@example.ma,member_state,MA,fr,cwg-members; press\n"
+                         "Bob,bob@example.com,other,US,en,\n", encoding="utf-8")  # fmt: skip
+    for _ in range(2):
+        added = run(app, ["stakeholders", "import", str(newcomers)], env=env)
+        assert added.exit_code == 0, added.output
+    invited = [m.recipient_email for m in all_messages(session) if m.purpose == "invitation"]
+    assert invited.count("nadia@example.ma") == 1 and "bob@example.com" not in invited  # in the audience, once
+    nadia = session.exec(select(Stakeholder).where(Stakeholder.email == "nadia@example.ma")).one()
+    assert nadia.lists == ["cwg-members", "press"]

@@ -337,3 +337,17 @@ def test_staff_mail_page_previews_tests_holds_and_warns(client: TestClient, sess
     assert 'id="held"' in client.get("/staff/consultations/ott-2017/mail").text
     client.post("/staff/consultations/ott-2017/mail/resume", data={"csrf": csrf})
     assert 'id="held"' not in client.get("/staff/consultations/ott-2017/mail").text
+
+
+def test_staff_narrow_recipients_before_the_letter(client: TestClient, session: Session) -> None:  # noqa: F811
+    from tests.test_mail import add_people
+
+    add_people(session)
+    consultation_in(session, Stage.DECIDED, slug="ott-2017")
+    csrf = _staff_login(client)
+    assert "the letter will go to 6 stakeholder(s)" in client.get("/staff").text
+    form = {"csrf": csrf, "category": ["member_state", "sector_member"], "countries": "sa, cn, es"}
+    done = client.post("/staff/consultations/ott-2017/mail/recipients", data=form)
+    said = "recipients set: categories: member_state, sector_member; countries: SA, CN, ES — 3 now"
+    assert done.status_code == 200 and said in done.text
+    assert "the letter will go to 3 stakeholder(s)" in client.get("/staff").text

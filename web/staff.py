@@ -35,7 +35,7 @@ from store import attachments, lifecycle, submissions
 from store import consultations as repo
 from store.counts import response_counts
 from store.decision_file import parse_decision
-from store.models import ImportedResponse, first_error
+from store.models import Audience, ImportedResponse, first_error
 from store.staff import verify_staff
 from store.submissions import ImportedFile, check_answers, import_many
 from store.tables import Consultation
@@ -114,6 +114,8 @@ def _board(request: Request, session: Session, *, message: str | None = None, do
                 item["rows"] = [r for r in staff_rows(stage) if not r.creates]
                 item["responses"] = submissions.all_for(session=session, consultation_id=repo.key(c))
                 item["counts"] = response_counts(session.connection(), repo.key(c))  # the compilation's own numbers
+                if stage in (Stage.PROPOSED, Stage.DECIDED):  # who the letter will go to, before it does
+                    item["recipients"] = len(registry.reachable(session=session, audience=registry.audience_of(c)))
                 cards.append(item)
         columns.append((stage, cards))
     return render(request, "staff.html", status=status, columns=columns, now=now, csrf=csrf_token(request),
@@ -289,12 +291,16 @@ def _imported(values: dict[str, str], c: Consultation) -> ImportedResponse:
 def _mail_page(request: Request, session: Session, c: Consultation, *, message: str | None = None,
                done: str | None = None, status: int = 200) -> HTMLResponse:  # fmt: skip
     key = repo.key(c)
+    audience = registry.audience_of(c)
     return render(request, "mail.html", status=status, c=c, csrf=csrf_token(request), message=message, done=done,
+                  audience=audience.describe() if audience else "every reachable stakeholder of the registry",
+                  chosen=audience or Audience(), categories=CATEGORIES,
                   warnings=web(request).warnings, statuses=[s.value for s in outbox.Status],
                   by_notice=outbox.by_notice(session=session, consultation_id=key),
                   failed=outbox.messages(session=session, consultation_id=key, status="failed", limit=50),
                   superseded=outbox.messages(session=session, consultation_id=key, status="superseded", limit=20),
-                  reachable=len(registry.reachable(session=session)), notices=PREVIEWABLE)  # fmt: skip
+                  reachable=len(registry.reachable(session=session, audience=audience)),
+                  notices=PREVIEWABLE)  # fmt: skip
 
 
 @router.get("/consultations/{ref}/mail", response_class=HTMLResponse)
@@ -332,6 +338,7 @@ async def mail_action(request: Request, ref: str, action: str) -> Response:
     values = await _checked_form(request)
     if values is None:
         return _login_redirect()
+    whole_form = await request.form()  # the same, cached: repeated fields (categories) need it whole
     context = web(request)
     now = context.clock()
 
@@ -347,6 +354,14 @@ async def mail_action(request: Request, ref: str, action: str) -> Response:
                     done = "mail held: nothing of this consultation goes out until resumed"
                 elif action == "resume":
                     done = f"mail resumed: {outbox.resume(session=session, consultation=c, now=now)} message(s) waiting"
+                elif action == "recipients":
+                    chosen = [v for v in whole_form.getlist("category") if isinstance(v, str)]
+                    wanted = Audience(categories=tuple(chosen),
+                                      countries=tuple(_split(values.get("countries", ""))),
+                                      lists=tuple(_split(values.get("lists", ""))))  # fmt: skip
+                    repo.set_audience(session=session, consultation=c, audience=wanted, now=now)
+                    count = len(registry.reachable(session=session, audience=registry.audience_of(c)))
+                    done = f"recipients set: {wanted.describe()} — {count} now"
                 elif action == "test":
                     sent = queue_test(session=session, consultation=c, notice=values.get("notice", ""),
                                       lang=values.get("language", "en"), to=values.get("to", ""), now=now,
@@ -362,3 +377,7 @@ async def mail_action(request: Request, ref: str, action: str) -> Response:
         return RedirectResponse(f"/staff/consultations/{c.slug}/mail?done={quote_plus(done)}", status_code=303)
 
     return await run_in_threadpool(work)
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
