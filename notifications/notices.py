@@ -85,9 +85,10 @@ def wording_for(c: Consultation, notice: str, details: dict[str, Any], now: date
 
 
 def messages_for(
-    *, consultation: Consultation, recipients: Iterable[Stakeholder], wording: Wording, mail: MailSettings
-) -> list[Outgoing]:
-    """One message per recipient, in their language."""
+    *, consultation: Consultation, recipients: Iterable[Stakeholder], wording: Wording, mail: MailSettings,
+    overrides: dict[str, Any] | None = None,
+) -> list[Outgoing]:  # fmt: skip
+    """One message per recipient, in their language (`overrides`: values a preview fills in)."""
     out: list[Outgoing] = []
     per_language: dict[str, dict[str, Any]] = {}
     purpose = wording.purpose
@@ -96,7 +97,8 @@ def messages_for(
             values = consultation_values(consultation, s.language, mail)
             if purpose not in {"invitation", "reminder"}:
                 values["questions"] = []
-            per_language[s.language] = {**values, **(wording.extra(s.language) if wording.extra else {})}
+            per_language[s.language] = {**values, **(wording.extra(s.language) if wording.extra else {}),
+                                        **(overrides or {})}  # fmt: skip
         personal = _for_stakeholder(s, mail)
         out.append(
             Outgoing(
@@ -190,7 +192,9 @@ def preview(
         details["reason"] = "[the reason given when cancelling]"
     recipient = _recipient(session=session, lang=lang, to=to, now=now, sample=sample)
     wording = wording_for(c, notice, details, now)
-    (message,) = messages_for(consultation=c, recipients=[recipient], wording=wording, mail=mail)
+    # Before the letter is issued its number is not known yet: the preview says where it goes.
+    draft = {} if c.letter_number else {"letter_number": f"CL-{now.year % 100:02d}/… (draft)"}
+    (message,) = messages_for(consultation=c, recipients=[recipient], wording=wording, mail=mail, overrides=draft)
     return message, mime(message, now=now, sender=mail.sender)[2]
 
 

@@ -89,7 +89,7 @@ def create_consultation(
         raise ConflictError(f"a consultation with slug {data.slug!r} already exists")
     if not proposed and not data.questions:
         raise ConsultError("a council decision needs at least one question")
-    row = Consultation(**data.model_dump(exclude={"audience"}), audience=stored_audience(data.audience),
+    row = Consultation(**data.model_dump(exclude={"recipients"}), audience=stored_audience(data.recipients),
                        stage=Stage.PROPOSED.value, created_at=now, updated_at=now)  # fmt: skip
     facts = facts_of(row, policy=policy)
     warnings = check_plan(facts.plan, min_open_days=facts.min_open_days, meeting_gap_days=facts.meeting_gap_days)
@@ -222,9 +222,9 @@ def record_decision(*, session: Session, consultation: Consultation, data: Consu
         )
     if data.slug != consultation.slug:
         raise ConsultError(f"the decision file is for {data.slug!r}, not {consultation.slug!r}")
-    for key, value in data.model_dump(exclude={"slug", "audience"}).items():
+    for key, value in data.model_dump(exclude={"slug", "recipients"}).items():
         setattr(consultation, key, value)
-    consultation.audience = stored_audience(data.audience)
+    consultation.audience = stored_audience(data.recipients)
 
 
 def record_clock_work(

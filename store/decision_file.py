@@ -64,7 +64,7 @@ def parse_decision(
         **{k: raw[k] for k in ("slug", "title", "meeting_place", "contact_name", "contact_email") if k in raw},
         **{k: raw[k] for k in ("min_open_days", "meeting_gap_days") if k in raw},
         **({"reminder_offsets": raw["reminder_offsets_days"]} if "reminder_offsets_days" in raw else {}),
-        **({"audience": raw["recipients"]} if "recipients" in raw else {}),
+        **({"recipients": raw["recipients"]} if "recipients" in raw else {}),
         "questions": questions,
         "timezone": tz,
         "decided_on": _date(raw, "decided_on", where),

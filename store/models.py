@@ -119,7 +119,7 @@ class ConsultationCreate(BaseModel):
     min_open_days: int | None = Field(default=None, ge=0)
     meeting_gap_days: int | None = Field(default=None, ge=0)
     reminder_offsets: list[int] | None = None
-    audience: Audience | None = None  # None: the whole registry
+    recipients: Audience | None = None  # None: the whole registry
 
     @field_validator("reminder_offsets")
     @classmethod

@@ -196,3 +196,11 @@ def test_recipients_narrowed_before_the_letter_and_latecomers_invited_once(
     assert invited.count("nadia@example.ma") == 1 and "bob@example.com" not in invited  # in the audience, once
     nadia = session.exec(select(Stakeholder).where(Stakeholder.email == "nadia@example.ma")).one()
     assert nadia.lists == ["cwg-members", "press"]
+
+
+def test_previewing_the_invitation_before_the_letter_marks_the_number_as_a_draft(session: Session) -> None:
+    add_people(session)
+    c = consultation_in(session, Stage.DECIDED)
+    message, _ = preview(session=session, consultation=c, notice="invitation", lang="en", now=LETTER_DAY, mail=MAIL)
+    assert message.rendered.subject.startswith("CL-17/… (draft)")
+    assert all_messages(session) == []  # a preview queues nothing
