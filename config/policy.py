@@ -61,8 +61,8 @@ def load_policy(path: Path | None = None) -> Policy:
         raise PolicyError(f"policy file {path}: unknown key(s) {', '.join(unknown)}")
     if "reminder_offsets_days" in raw:
         offsets = raw["reminder_offsets_days"]
-        if not isinstance(offsets, list) or not all(isinstance(o, int) and o > 0 for o in offsets):
-            raise PolicyError(f"policy file {path}: reminder_offsets_days must be positive integers")
+        if not isinstance(offsets, list) or not all(isinstance(o, int) and 0 < o <= 366 for o in offsets):
+            raise PolicyError(f"policy file {path}: reminder_offsets_days must be whole days from 1 to 366")
         raw["reminder_offsets_days"] = tuple(sorted(set(offsets), reverse=True))
     if "reminder_time" in raw:
         value = raw["reminder_time"]

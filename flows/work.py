@@ -10,6 +10,7 @@ every mail happens once.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -27,6 +28,8 @@ from store import consultations as repo
 from store import lifecycle
 from store.submissions import responded_emails
 from store.tables import OutboxMessage
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -120,6 +123,11 @@ def advance_due(*, engine: Engine, ids: list[int], now: datetime, settings: Sett
             continue
         except ConsultError as exc:  # a guard refused: the data changed under the timer; say so, go on
             report.skipped.append(f"consultation {consultation_id}: {exc}")
+            continue
+        except Exception as exc:  # noqa: BLE001 — one bad record never stops the clock for the others
+            log.exception("consultation %s: the clock's work failed; the others go on", consultation_id)
+            report.skipped.append(f"consultation {consultation_id}: failed ({type(exc).__name__}: {exc}); "
+                                  "tried again at the next tick")  # fmt: skip
             continue
         report.actions += done.lines()
         if any(change.trigger is Trigger.COMPILE for change in done.fired):

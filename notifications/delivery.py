@@ -23,7 +23,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col
 
 from config import MailSettings, Settings
-from notifications.mime import envelope_sender
+from notifications.mime import envelope_sender, smtp_address
 from notifications.outbox import Status
 from states import Notice, Stage
 from store.statements import bound_value, driver_executemany, placeholder
@@ -293,8 +293,15 @@ async def _worker(source: _Source, server: SmtpServer, ledger: _Ledger, report: 
                         username=server.username, password=server.password,
                     )  # fmt: skip
                     await smtp.connect()
-                await smtp.sendmail(sender, [item.recipient], item.data)
-                outcome = Outcome("sent")
+                recipient, utf8 = smtp_address(item.recipient)
+                if utf8 and smtp.is_ehlo_or_helo_needed:
+                    await smtp.ehlo()  # what the server offers is known after EHLO
+                if utf8 and not smtp.supports_extension("smtputf8"):
+                    outcome = Outcome("failed", f"the server does not offer SMTPUTF8, which the address "
+                                                f"{item.recipient} needs (a non-ASCII local part)")  # fmt: skip
+                else:
+                    await smtp.sendmail(sender, [recipient], item.data, mail_options=["SMTPUTF8"] if utf8 else [])
+                    outcome = Outcome("sent")
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
                 outcome, keep = _classify(exc)
                 if not keep and smtp is not None:

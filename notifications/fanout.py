@@ -13,6 +13,7 @@ cancellation goes out for a consultation cancelled meanwhile.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,6 +25,8 @@ from notifications.notices import queue_to_stakeholders, wording_for
 from states import Notice, Stage
 from store import consultations as repo
 from store.tables import PendingNotice
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,17 @@ class FannedOut:
         if self.superseded:
             return f"{self.slug}: {self.notice.value} notice superseded (the consultation was cancelled), none sent"
         return f"{self.slug}: {self.notice.value} notice queued for {self.messages} stakeholder(s)"
+
+
+@dataclass(frozen=True, slots=True)
+class NotFannedOut:
+    """A notice that failed to fan out this time: it stays owed, and the others went on."""
+
+    notice_id: int
+    error: str
+
+    def __str__(self) -> str:
+        return f"notice {self.notice_id}: not fanned out ({self.error}); tried again at the next tick"
 
 
 def unqueued(*, session: Session, limit: int = 100) -> list[int]:
@@ -79,9 +93,9 @@ def fan_out_in(*, session: Session, now: datetime, mail: MailSettings) -> list[F
     return done
 
 
-def fan_out_pending(*, engine: Engine, now: datetime, mail: MailSettings) -> list[FannedOut]:
+def fan_out_pending(*, engine: Engine, now: datetime, mail: MailSettings) -> list[FannedOut | NotFannedOut]:
     """Every unqueued notice, each in a transaction of its own (the web, the CLI, the tick)."""
-    done: list[FannedOut] = []
+    done: list[FannedOut | NotFannedOut] = []
     seen: set[int] = set()
     while True:
         with Session(engine) as s:
@@ -90,9 +104,14 @@ def fan_out_pending(*, engine: Engine, now: datetime, mail: MailSettings) -> lis
             return done
         for notice_id in ids:
             seen.add(notice_id)
-            with Session(engine, expire_on_commit=False) as s:
-                result = fan_out(session=s, notice_id=notice_id, now=now, mail=mail)
-                s.commit()
+            try:
+                with Session(engine, expire_on_commit=False) as s:
+                    result = fan_out(session=s, notice_id=notice_id, now=now, mail=mail)
+                    s.commit()
+            except Exception as exc:  # noqa: BLE001 — one notice never stops the others; it stays owed
+                log.exception("notice %s could not be fanned out; it is tried again next time", notice_id)
+                done.append(NotFannedOut(notice_id, f"{type(exc).__name__}: {exc}"))
+                continue
             if result is not None:
                 done.append(result)
 

@@ -18,14 +18,40 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 from functools import cache
 
+import idna
+
 
 def one_line(text: str) -> str:
     """Collapse every kind of line break and run of whitespace into single spaces."""
     return " ".join(text.split())
 
 
+@cache
+def _idna(domain: str) -> str:
+    """An internationalised domain as DNS and SMTP know it (UTS #46, then punycode)."""
+    if domain.isascii():
+        return domain
+    try:
+        return idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise ValueError(f"the domain {domain!r} cannot be written in ASCII (IDNA: {exc})") from None
+
+
+def smtp_address(addr: str) -> tuple[str, bool]:
+    """(the address as sent, whether it needs SMTPUTF8): an internationalised domain goes
+    as punycode, which every server takes; a non-ASCII local part needs a server that
+    offers SMTPUTF8 (RFC 6531), and the message's headers in UTF-8 (RFC 6532)."""
+    local, _, domain = one_line(addr).rpartition("@")
+    address = f"{local}@{_idna(domain)}"
+    return address, not local.isascii()
+
+
 def _address(name: str | None, addr: str) -> str:
-    return formataddr((one_line(name or ""), one_line(addr)), charset="utf-8")
+    address, utf8 = smtp_address(addr)
+    if not utf8:
+        return formataddr((one_line(name or ""), address), charset="utf-8")
+    display = _encoded(name or "")
+    return f"{display} <{address}>" if display else f"<{address}>"  # UTF-8 as it is: RFC 6532
 
 
 def _encoded(text: str) -> str:
@@ -83,9 +109,10 @@ def build_bytes(
         f'Content-Type: multipart/alternative; boundary="{boundary}"',
     ]
     part = 'Content-Type: text/{}; charset="utf-8"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+    # ASCII headers, except an internationalised mailbox's own (sent with SMTPUTF8).
     return b"".join(
         [
-            "\r\n".join(headers).encode("ascii"),
+            "\r\n".join(headers).encode("utf-8"),
             b"\r\n\r\n",
             f"--{boundary}\r\n{part.format('plain')}".encode(),
             _base64(text),

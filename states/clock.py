@@ -22,7 +22,7 @@ from enum import StrEnum
 
 from states.stages import Stage, Trigger
 from states.table import meeting_day, next_row, rows_from
-from states.timing import Plan, reminder_at
+from states.timing import Plan, deadline_over, reminder_at
 
 
 class Alert(StrEnum):
@@ -81,7 +81,7 @@ def owed(stage: Stage, plan: Plan, reminders: Reminders, marks: Marks, now: date
 
 def due_reminder(stage: Stage, plan: Plan, reminders: Reminders, marks: Marks, now: datetime) -> int | None:
     """The offset (days before the deadline) of the one reminder to send now, if any."""
-    if stage is not Stage.OPEN or plan.deadline is None or now > plan.deadline:
+    if stage is not Stage.OPEN or plan.deadline is None or deadline_over(plan.deadline, now):
         return None
     passed = [d for d in reminders.offsets if reminder_at(plan, d, reminders.at) <= now]
     if not passed:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, time
 
 from states.stages import Stage
-from states.timing import Plan, check_plan, start_instant
+from states.timing import Plan, check_plan, deadline_over, start_instant
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +60,7 @@ def opening_reached(facts: Facts, now: datetime) -> bool:
 
 def deadline_passed(facts: Facts, now: datetime) -> bool:
     """Submissions close only after the deadline, which every stakeholder was promised."""
-    return facts.plan.deadline is not None and now > facts.plan.deadline
+    return facts.plan.deadline is not None and deadline_over(facts.plan.deadline, now)
 
 
 def meeting_day_reached(facts: Facts, now: datetime) -> bool:
@@ -110,5 +110,6 @@ def accepting_responses(stage: Stage, plan: Plan, now: datetime) -> bool:
         stage is Stage.OPEN
         and plan.opens_at is not None
         and plan.deadline is not None
-        and plan.opens_at <= now <= plan.deadline
+        and plan.opens_at <= now
+        and not deadline_over(plan.deadline, now)
     )

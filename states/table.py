@@ -33,7 +33,7 @@ def opening(plan: Plan) -> datetime | None:
 
 
 def after_deadline(plan: Plan) -> datetime | None:
-    return plan.deadline + CLOSE_AFTER if plan.deadline else None
+    return plan.deadline.replace(microsecond=0) + CLOSE_AFTER if plan.deadline else None
 
 
 def meeting_day(plan: Plan) -> datetime | None:

@@ -13,8 +13,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from config.policy import resolve_zone
 from states.errors import ConsultError, TimingError
 
-END_OF_DAY = time(23, 59, 59)
-
 
 def zone(name: str) -> ZoneInfo:
     try:
@@ -41,22 +39,30 @@ def local_instant(day: date, at: time, tz: str) -> datetime:
 
 
 def deadline_instant(value: date | datetime, tz: str) -> datetime:
-    """A date means the end of that day in the consultation's zone; a datetime is taken
-    as is (a naive one is read in the zone)."""
+    """A date means the end of that day in the consultation's zone (its last second, the
+    second before the next day starts, whatever DST does); a datetime is taken as is (a
+    naive one is read in the zone)."""
     if isinstance(value, datetime):
         if value.tzinfo is None:
             return local_instant(value.date(), value.time(), tz)
         return value.astimezone(UTC)
-    return local_instant(value, END_OF_DAY, tz)
+    return start_instant(value + timedelta(days=1), tz) - timedelta(seconds=1)  # the day's last second
+
+
+def deadline_over(deadline: datetime, now: datetime) -> bool:
+    """The deadline's own last second is still on time, all of it: 23:59:59.999 is too."""
+    return now >= deadline.replace(microsecond=0) + timedelta(seconds=1)
 
 
 def start_instant(value: date | datetime, tz: str) -> datetime:
-    """A date means the start of that day in the zone (used for opens_at and meetings)."""
+    """A date means the start of that day in the zone (used for opens_at and meetings): its
+    first instant, even where the clocks change at midnight (no 00:00 that day: the day
+    starts at 01:00; 00:00 twice: at the first)."""
     if isinstance(value, datetime):
         if value.tzinfo is None:
             return local_instant(value.date(), value.time(), tz)
         return value.astimezone(UTC)
-    return local_instant(value, time(0, 0), tz)
+    return datetime.combine(value, time(0, 0), tzinfo=zone(tz)).astimezone(UTC)  # fold=0: before the change
 
 
 def local_date(instant: datetime, tz: str) -> date:

@@ -22,6 +22,9 @@ from store.emails import normalise_email
 from store.vocab import CATEGORIES, country_codes
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # tab is whitespace, collapsed
+# Bidi embeddings, overrides and isolates: in a name they only ever disguise it
+# (`evil\u202egpj.exe` shows as "evilexe.jpg"). Dropped; the letters stay.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 
 
@@ -126,8 +129,8 @@ class ConsultationCreate(BaseModel):
     def _offsets(cls, value: list[int] | None) -> list[int] | None:
         if value is None:
             return None
-        if any(d <= 0 for d in value):
-            raise ValueError("reminder offsets are whole days before the deadline, each at least 1")
+        if any(d <= 0 or d > 366 for d in value):
+            raise ValueError("reminder offsets are whole days before the deadline, each from 1 to 366")
         return sorted(set(value), reverse=True)
 
     @field_validator("slug")
@@ -219,7 +222,7 @@ class StakeholderCreate(BaseModel):
             return value or None  # the usual case: nothing to refuse or collapse
         if _CONTROL.search(value):
             raise ValueError("must be one line of text (no control characters)")
-        return " ".join(value.split()) or None
+        return " ".join(_BIDI_CONTROLS.sub("", value).split()) or None
 
     @field_validator("category")
     @classmethod

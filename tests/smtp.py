@@ -64,12 +64,12 @@ class _Handler:
 
 
 class SmtpTestServer:
-    def __init__(self) -> None:
+    def __init__(self, *, smtputf8: bool = False) -> None:
         self.port = free_port()
         self.behaviour = Behaviour()
         self.received: list[Received] = []
         self.lock = threading.Lock()
-        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=smtputf8)
 
     def __enter__(self) -> SmtpTestServer:
         self.controller.start()

@@ -110,9 +110,24 @@ def test_stale_copy_gets_a_conflict_and_writes_nothing(session: Session, engine:
     assert [e.trigger for e in repo.audit_log(session=session, consultation_id=c.id)][-1] == "cancel"
 
 
-def test_audit_log_is_append_only_in_the_database(session: Session, engine: Engine) -> None:
+def test_the_record_is_append_only_in_the_database(session: Session, engine: Engine) -> None:
+    """The audit log and the documents as issued: no UPDATE, DELETE, REPLACE (SQLite) or
+    TRUNCATE (PostgreSQL) — whoever holds the database URL."""
     consultation_in(session, Stage.OPEN)
-    for statement in ("UPDATE audit_entry SET actor = 'mallory'", "DELETE FROM audit_entry"):
+    sqlite = engine.dialect.name == "sqlite"
+    replace = (
+        "INSERT OR REPLACE INTO audit_entry (id, consultation_id, seq, from_stage, to_stage, trigger, actor, at,"
+        " details) SELECT id, consultation_id, seq, from_stage, to_stage, trigger, 'mallory', at, details"
+        " FROM audit_entry"
+    )  # fmt: skip
+    statements = [
+        "UPDATE audit_entry SET actor = 'mallory'", "DELETE FROM audit_entry",
+        "UPDATE document SET sha256 = 'forged'", "DELETE FROM document_file",
+        "UPDATE document_file SET content = content",
+        *([replace, "REPLACE INTO document SELECT * FROM document"] if sqlite
+          else ["TRUNCATE audit_entry CASCADE", "TRUNCATE document_file"]),
+    ]  # fmt: skip
+    for statement in statements:
         with engine.connect() as conn, pytest.raises(DatabaseError, match="append-only"):
             conn.execute(text(statement))
 

@@ -139,3 +139,31 @@ def test_naive_now_is_refused() -> None:
 
     with pytest.raises(ConsultError, match="aware"):
         fire(Row(Stage.OPEN), Trigger.CLOSE_SUBMISSIONS, facts=Facts(plan=PLAN), now=datetime(2017, 9, 1))
+
+
+@pytest.mark.parametrize(("day", "start_local", "end_local"), [
+    (date(2022, 9, 11), "2022-09-11T01:00:00-03:00", "2022-09-11T23:59:59-03:00"),  # no 00:00 that day
+    (date(2022, 4, 2), "2022-04-02T00:00:00-03:00", "2022-04-02T23:59:59-04:00"),  # 23:00-24:00 twice
+])  # fmt: skip
+def test_date_only_values_on_days_the_clocks_change_at_midnight(day: date, start_local: str, end_local: str) -> None:
+    """Santiago de Chile changes its clocks at midnight: a date alone is never refused."""
+    from zoneinfo import ZoneInfo
+
+    from states.timing import deadline_instant, start_instant
+
+    chile = ZoneInfo("America/Santiago")
+    assert start_instant(day, "America/Santiago").astimezone(chile).isoformat() == start_local
+    assert deadline_instant(day, "America/Santiago").astimezone(chile).isoformat() == end_local
+
+
+def test_the_deadline_includes_its_whole_last_second() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from states.guards import accepting_responses
+    from states.stages import Stage
+    from states.timing import Plan, deadline_instant
+
+    deadline = deadline_instant(date(2017, 8, 19), "Europe/Geneva")  # 23:59:59 CEST
+    plan = Plan("Europe/Geneva", opens_at=datetime(2017, 6, 14, tzinfo=UTC), deadline=deadline)
+    assert accepting_responses(Stage.OPEN, plan, deadline + timedelta(microseconds=999_999))
+    assert not accepting_responses(Stage.OPEN, plan, deadline + timedelta(seconds=1))

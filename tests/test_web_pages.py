@@ -351,3 +351,33 @@ def test_staff_narrow_recipients_before_the_letter(client: TestClient, session: 
     said = "recipients set: categories: member_state, sector_member; countries: SA, CN, ES — 3 now"
     assert done.status_code == 200 and said in done.text
     assert "the letter will go to 3 stakeholder(s)" in client.get("/staff").text
+
+
+def test_security_headers_on_every_response(client: TestClient, session: Session) -> None:  # noqa: F811
+    consultation_in(session, Stage.OPEN, slug="ott-2017")
+    for path in ("/", "/consultations/ott-2017", "/staff/login", "/api/consultations", "/nowhere"):
+        headers = client.get(path).headers
+        assert headers["x-frame-options"] == "DENY" and headers["x-content-type-options"] == "nosniff", path
+        assert "frame-ancestors 'none'" in headers["content-security-policy"], path
+        assert headers["referrer-policy"] == "same-origin", path
+    assert "content-security-policy" not in client.get("/docs").headers  # its viewer comes from a CDN
+
+
+def test_names_lose_bidi_overrides_and_csv_cells_never_run_as_formulas(client: TestClient, session: Session) -> None:  # noqa: F811
+    import csv
+    import io
+
+    from documents import compilation
+
+    c = consultation_in(session, Stage.OPEN, slug="ott-2017")
+    evil = form_for(5, name="evil\u202egpj.exe", organisation="=HYPERLINK(\"http://x.example\",\"click\")",
+                    summary="@SUM(1+1)", answer_1="-2+3", language="en")  # fmt: skip
+    assert client.post("/consultations/ott-2017/respond", data=evil).status_code == 201
+    row = session.exec(select(Submission)).one()
+    assert row.name == "evilgpj.exe"
+    out = io.StringIO()
+    session.refresh(c)
+    compilation.write_csv(session.connection(), c, out)
+    (record,) = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert record["organisation"].startswith("'=HYPERLINK") and record["summary"] == "'@SUM(1+1)"
+    assert record["answer_1"] == "'-2+3"

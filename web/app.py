@@ -24,7 +24,7 @@ from documents.archive import Renderer
 from store.db import make_engine
 from web import api, errors, pages, staff
 from web.context import NoticeWorker, Web
-from web.security import BodyLimit, RateLimit
+from web.security import BodyLimit, RateLimit, SecurityHeaders
 
 MAX_BODY = 12 * 1024 * 1024  # a 10 MB attachment plus the form around it
 
@@ -72,6 +72,7 @@ def create_app(
     )
     app.add_middleware(SessionMiddleware, secret_key=_secret_key(settings), same_site="lax", https_only=False)
     app.add_middleware(BodyLimit, limit=MAX_BODY)
+    app.add_middleware(SecurityHeaders)
     errors.install(app)
     app.include_router(api.router)
     app.include_router(staff.router)
