@@ -78,7 +78,9 @@ def serve(
     stop = start_background(settings=settings, interval=interval, clock=clock, echo=typer.echo)
     try:
         typer.echo(f"dashboard: http://{host}:{port}/   (API docs: http://{host}:{port}/docs; Ctrl-C stops)")
-        uvicorn.run(create_app(settings, demo=demo), host=host, port=port, log_level="warning")
+        proxies = settings.trusted_proxies
+        uvicorn.run(create_app(settings, demo=demo), host=host, port=port, log_level="warning",
+                    proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)  # fmt: skip
     except (Terminated, KeyboardInterrupt):
         pass
     finally:

@@ -1,4 +1,4 @@
-"""`consult staff add` and `consult responses import`."""
+"""`consult staff add|remove` and `consult responses import`."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ def add(
     name: Annotated[str, typer.Argument(help="Login name.")],
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
 ) -> None:
-    """Add a staff user (or change their password); the password is stored as an argon2 hash."""
+    """Add a staff user (or change their password, which ends their sessions); the password
+    is stored as an argon2 hash."""
     from store.staff import add_staff
 
     if password_stdin:
@@ -32,6 +33,21 @@ def add(
         add_staff(session=s, name=name, password=password, now=ctx.now(None))
         s.commit()
     typer.echo(f"staff user {name} saved")
+
+
+@staff_app.command("remove")
+@handles_errors
+def remove(name: Annotated[str, typer.Argument(help="Login name.")]) -> None:
+    """Remove a staff user: every session of theirs ends at once (the audit log keeps their name)."""
+    from states.errors import NotFound
+    from store.staff import remove_staff
+
+    ctx = app_from_env()
+    with ctx.session() as s:
+        if not remove_staff(session=s, name=name):
+            raise NotFound(f"no staff user {name!r}")
+        s.commit()
+    typer.echo(f"staff user {name} removed; their sessions are ended")
 
 
 @responses_app.command("import")

@@ -75,6 +75,9 @@ class Settings:
     smtp_password: str | None = None
     smtp_starttls: bool = False
     data_dir: Path = Path("data")
+    # Reverse proxies whose X-Forwarded-For / -Proto are believed (comma-separated
+    # addresses); none by default, so no client can pose as another to the rate limits.
+    trusted_proxies: str = ""
     policy: Policy = field(default_factory=Policy)
     mail: MailSettings = field(default_factory=lambda: MailSettings())
     organisation: Organisation = field(default_factory=lambda: load_organisation())
@@ -124,6 +127,7 @@ class Settings:
             smtp_password=env.get("CONSULT_SMTP_PASSWORD") or None,
             smtp_starttls=env.get("CONSULT_SMTP_STARTTLS", "").lower() in {"1", "true", "yes"},
             data_dir=Path(env.get("CONSULT_DATA_DIR", "data")),
+            trusted_proxies=env.get("CONSULT_TRUSTED_PROXIES", "").strip(),
             policy=policy,
             mail=MailSettings.from_env(env),
             organisation=load_organisation(Path(org) if (org := env.get("CONSULT_ORGANISATION_FILE")) else None),

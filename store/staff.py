@@ -1,16 +1,20 @@
-"""Staff accounts: login names with argon2 password hashes. Here, not in web/, because the
-CLI (`consult staff add`, `consult demo`) creates them without loading the web stack."""
+"""Staff accounts: login names with argon2 password hashes, and their sessions, held here
+on the server. Here, not in web/, because the CLI (`consult staff add|remove`, `consult
+demo`) manages them without loading the web stack."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlmodel import Session, select
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
 
 from states.errors import ConsultError
-from store.tables import StaffUser
+from store.tables import StaffSession, StaffUser
 
 _hasher = PasswordHasher()
 
@@ -28,6 +32,7 @@ def add_staff(*, session: Session, name: str, password: str, now: datetime) -> S
     existing = find_staff(session=session, name=name)
     if existing is not None:
         existing.password_hash = _hasher.hash(password)
+        _end_sessions(session=session, user=existing)  # a new password logs every browser out
         return existing
     user = StaffUser(name=name, password_hash=_hasher.hash(password), created_at=now)
     session.add(user)
@@ -35,12 +40,53 @@ def add_staff(*, session: Session, name: str, password: str, now: datetime) -> S
 
 
 def verify_staff(*, session: Session, name: str, password: str) -> StaffUser | None:
+    """The user if the password is theirs. An unknown name costs no argon2 at all (64 MiB
+    and ~50 ms a check): the callers throttle attempts per name and per address first."""
     user = find_staff(session=session, name=name)
     if user is None:
-        _hasher.hash(password)  # spend the same time whether or not the name exists
         return None
     try:
         _hasher.verify(user.password_hash, password)
     except VerificationError:
         return None
     return user
+
+
+def remove_staff(*, session: Session, name: str) -> bool:
+    """Remove a staff user and end every session of theirs; False if there was none."""
+    user = find_staff(session=session, name=name)
+    if user is None:
+        return False
+    _end_sessions(session=session, user=user)
+    session.delete(user)
+    return True
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(*, session: Session, user: StaffUser, now: datetime) -> str:
+    """A new session's token (for the cookie); only its digest is kept."""
+    token = secrets.token_urlsafe(32)
+    assert user.id is not None
+    session.add(StaffSession(token_sha256=_digest(token), staff_user_id=user.id, created_at=now))
+    return token
+
+
+def session_user(*, session: Session, token: str) -> StaffUser | None:
+    """Whose session this is, while it lasts (ended by logout, removal, a new password)."""
+    query = (
+        select(StaffUser)
+        .join(StaffSession, col(StaffSession.staff_user_id) == StaffUser.id)
+        .where(StaffSession.token_sha256 == _digest(token))
+    )
+    return session.exec(query).first()
+
+
+def end_session(*, session: Session, token: str) -> None:
+    session.execute(delete(StaffSession).where(col(StaffSession.token_sha256) == _digest(token)))
+
+
+def _end_sessions(*, session: Session, user: StaffUser) -> None:
+    session.execute(delete(StaffSession).where(col(StaffSession.staff_user_id) == user.id))

@@ -213,6 +213,18 @@ class StaffUser(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
+class StaffSession(SQLModel, table=True):
+    """A staff login, held on the server: logging out or removing the user ends it, whatever
+    copy of the cookie is still around. Only the token's SHA-256 is stored."""
+
+    __tablename__ = "staff_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_sha256: str = Field(max_length=64, unique=True)
+    staff_user_id: int = Field(foreign_key="staff_user.id", index=True)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
 class PendingNotice(SQLModel, table=True):
     """A notice a transition owes the stakeholders, recorded in the transition's own
     transaction (a transactional outbox of notices). Fanning it out to one message per

@@ -17,14 +17,16 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
+from sqlmodel import Session
 from starlette.middleware.sessions import SessionMiddleware
 
 from config import Settings
 from documents.archive import Renderer
 from store.db import make_engine
+from store.staff import session_user
 from web import api, errors, pages, staff
 from web.context import NoticeWorker, Web
-from web.security import BodyLimit, RateLimit, SecurityHeaders
+from web.security import BodyLimit, RateLimit, SecurityHeaders, StaffSessions
 
 MAX_BODY = 12 * 1024 * 1024  # a 10 MB attachment plus the form around it
 
@@ -70,7 +72,15 @@ def create_app(
         documents=Renderer(settings),
         warnings=[] if demo else settings.placeholder_warnings(),
     )
-    app.add_middleware(SessionMiddleware, secret_key=_secret_key(settings), same_site="lax", https_only=False)
+
+    def staff_of(token: str) -> str | None:
+        with Session(engine) as session:
+            user = session_user(session=session, token=token) if token else None
+            return user.name if user else None
+
+    app.add_middleware(StaffSessions, lookup=staff_of)  # inside the session middleware: it reads the session
+    app.add_middleware(SessionMiddleware, secret_key=_secret_key(settings), same_site="lax",
+                       https_only=settings.mail.base_url.startswith("https://"))  # Secure behind HTTPS  # fmt: skip
     app.add_middleware(BodyLimit, limit=MAX_BODY)
     app.add_middleware(SecurityHeaders)
     errors.install(app)

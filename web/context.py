@@ -8,7 +8,7 @@ import asyncio
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing import get_context
 from pathlib import Path
@@ -34,7 +34,7 @@ from store.consultations import snapshot
 from store.models import SubmissionCreate
 from store.submissions import Received
 from web import i18n
-from web.security import RateLimit
+from web.security import CredentialCache, LoginThrottle, RateLimit
 
 T = TypeVar("T")
 MAX_BODY = 12 * 1024 * 1024  # a 10 MB attachment plus the form around it
@@ -52,6 +52,8 @@ class Web:
     notices: NoticeWorker
     documents: Renderer  # renders what a transition issues, for the archive
     warnings: list[str]  # shown on the staff pages: what would make real mail wrong
+    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    basic_cache: CredentialCache = field(default_factory=CredentialCache)
 
     async def take_response(
         self, *, ref: str, data: SubmissionCreate, now: datetime, channel: str,
@@ -135,14 +137,16 @@ def fan_out_later(background: BackgroundTasks, context: Web) -> None:
     background.add_task(context.fan_out)
 
 
-def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+def render(
+    request: Request, template: str, status: int = 200, headers: dict[str, str] | None = None, **context: Any
+) -> HTMLResponse:
     lang = i18n.negotiate(request)
     return web(request).templates.TemplateResponse(
         request, template,
         {"lang": lang, "dir": i18n.direction(lang), "t": i18n.words(lang), "languages": LANGUAGES, "pick": pick,
          "autonym": i18n.autonym,
          "staff": request.session.get("staff"), "server_now": web(request).clock().isoformat(), **context},
-        status_code=status,
+        status_code=status, headers=headers,
     )  # fmt: skip
 
 

@@ -4,6 +4,7 @@ public submissions, and a request size limit."""
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
 import threading
 import time
@@ -114,3 +115,108 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class LoginThrottle:
+    """Wrong passwords, counted per staff name and per client address over `window`
+    seconds (failures older are forgotten). From `per_name` (or `per_address`) failures
+    on, the next attempt waits — refused before any password is checked — a minute after
+    the last failure, doubling with each further failure, at most `window` (a lockout with
+    backoff; in memory, for one process)."""
+
+    def __init__(self, *, per_name: int = 5, per_address: int = 20, window: float = 900.0) -> None:
+        self.per_name, self.per_address, self.window = per_name, per_address, window
+        self.failures: dict[str, deque[float]] = {}
+        self.lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        hits = self.failures.setdefault(key, deque())
+        while hits and hits[0] <= now - self.window:
+            hits.popleft()
+        return hits
+
+    def wait(self, *, name: str, address: str) -> int:
+        """Seconds to wait before trying again (0: go ahead)."""
+        now = time.monotonic()
+        with self.lock:
+            waits = []
+            for key, limit in ((f"name:{name.strip().lower()}", self.per_name), (f"addr:{address}", self.per_address)):
+                hits = self._recent(key, now)
+                if len(hits) >= limit:
+                    backoff = min(60.0 * 2 ** (len(hits) - limit), self.window)
+                    remaining = hits[-1] + backoff - now
+                    if remaining > 0:
+                        waits.append(math.ceil(remaining))
+            return max(waits, default=0)
+
+    def failed(self, *, name: str, address: str) -> None:
+        now = time.monotonic()
+        with self.lock:
+            for key in (f"name:{name.strip().lower()}", f"addr:{address}"):
+                self._recent(key, now).append(now)
+
+    def succeeded(self, *, name: str) -> None:
+        with self.lock:
+            self.failures.pop(f"name:{name.strip().lower()}", None)
+
+
+# argon2 takes 64 MiB and ~50 ms a check: at most two at once, whatever the number of
+# clients, so password checks cannot exhaust the server's memory.
+ARGON2_SLOTS = threading.BoundedSemaphore(2)
+
+
+def cross_site(request: Request) -> bool:
+    """A browser's request made by another site (a form or script on it): the signals
+    browsers send, Sec-Fetch-Site and Origin. Non-browser API clients send neither."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site not in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False
+    host = request.headers.get("host", "")
+    return origin.split("://", 1)[-1].rstrip("/") != host
+
+
+class StaffSessions:
+    """A staff cookie counts only while its session is held on the server (ended by logout,
+    by `consult staff remove`, by a new password): otherwise the cookie's staff identity is
+    dropped before the request is handled."""
+
+    def __init__(self, app: ASGIApp, *, lookup) -> None:
+        self.app, self.lookup = app, lookup
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            data = scope.get("session")
+            if data and data.get("staff"):
+                from starlette.concurrency import run_in_threadpool
+
+                name = await run_in_threadpool(self.lookup, data.get("sid") or "")
+                if name != data.get("staff"):
+                    data.clear()
+        await self.app(scope, receive, send)
+
+
+class CredentialCache:
+    """Right Basic credentials, remembered for `ttl` seconds by an HMAC under a key of this
+    process (never the password itself), bound to the stored hash: a new password misses."""
+
+    def __init__(self, ttl: float = 60.0) -> None:
+        self.ttl, self.key = ttl, secrets.token_bytes(32)
+        self.entries: dict[str, tuple[bytes, float]] = {}
+        self.lock = threading.Lock()
+
+    def _mac(self, name: str, password: str, stored: str) -> bytes:
+        return hmac.new(self.key, f"{name}\0{password}\0{stored}".encode(), "sha256").digest()
+
+    def get(self, name: str, password: str, stored: str) -> bool:
+        with self.lock:
+            entry = self.entries.get(name)
+        return bool(
+            entry and entry[1] > time.monotonic() and hmac.compare_digest(entry[0], self._mac(name, password, stored))
+        )
+
+    def put(self, name: str, password: str, stored: str) -> None:
+        with self.lock:
+            self.entries[name] = (self._mac(name, password, stored), time.monotonic() + self.ttl)

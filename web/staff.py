@@ -36,13 +36,13 @@ from store import consultations as repo
 from store.counts import response_counts
 from store.decision_file import parse_decision
 from store.models import Audience, ImportedResponse, first_error
-from store.staff import verify_staff
+from store.staff import end_session, start_session, verify_staff
 from store.submissions import ImportedFile, check_answers, import_many
 from store.tables import Consultation
 from store.vocab import CATEGORIES
 from web.context import DB, card, fan_out_later, render, web
 from web.errors import status_for
-from web.security import csrf_ok, csrf_token
+from web.security import ARGON2_SLOTS, csrf_ok, csrf_token
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
 
@@ -72,16 +72,30 @@ async def login(request: Request) -> Response:
     if not csrf_ok(request, str(form.get("csrf", ""))):
         return render(request, "login.html", status=403, csrf=csrf_token(request), error="form expired; try again")
 
-    def check() -> str | None:  # argon2 costs ~50 ms of CPU and 64 MiB: never on the event loop
-        with _session(request) as session:
-            user = verify_staff(session=session, name=str(form.get("name", "")), password=str(form.get("password", "")))
-            return user.name if user else None
+    context = web(request)
+    given, password = str(form.get("name", "")), str(form.get("password", ""))
+    address = request.client.host if request.client else "?"
+    wait = context.login_throttle.wait(name=given, address=address)
+    if wait:
+        return render(request, "login.html", status=429, csrf=csrf_token(request), headers={"Retry-After": str(wait)},
+                      error=f"too many wrong passwords: try again in {wait} seconds")  # fmt: skip
 
-    name = await run_in_threadpool(check)
-    if name is None:
+    def check() -> tuple[str, str] | None:  # argon2 costs ~50 ms of CPU and 64 MiB: never on the event loop
+        with _session(request) as session, ARGON2_SLOTS:
+            user = verify_staff(session=session, name=given, password=password)
+            if user is None:
+                return None
+            token = start_session(session=session, user=user, now=context.clock())
+            session.commit()
+            return user.name, token
+
+    found = await run_in_threadpool(check)
+    if found is None:
+        context.login_throttle.failed(name=given, address=address)
         return render(request, "login.html", status=401, csrf=csrf_token(request), error="wrong name or password")
+    context.login_throttle.succeeded(name=given)
     request.session.clear()
-    request.session["staff"] = name
+    request.session["staff"], request.session["sid"] = found
     csrf_token(request)
     return RedirectResponse("/staff", status_code=303)
 
@@ -89,6 +103,14 @@ async def login(request: Request) -> Response:
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     if await _checked_form(request) is not None:
+        token = request.session.get("sid") or ""
+
+        def end() -> None:  # held on the server: a copy of the cookie is worth nothing now
+            with _session(request) as session:
+                end_session(session=session, token=token)
+                session.commit()
+
+        await run_in_threadpool(end)
         request.session.clear()
     return RedirectResponse("/", status_code=303)
 
@@ -329,7 +351,7 @@ def mail_preview(request: Request, session: DB, ref: str, notice: str, lang: str
     text, html = parsed.get_body(("plain",)), parsed.get_body(("html",))
     assert text is not None and html is not None
     return render(request, "mail_preview.html", c=c, notice=notice, preview_lang=wanted, message=None,
-                  headers=[(n, str(parsed[n])) for n in names if parsed[n]], text=text.get_content(),
+                  mail_headers=[(n, str(parsed[n])) for n in names if parsed[n]], text=text.get_content(),
                   html=html.get_content())  # fmt: skip
 
 
