@@ -339,6 +339,21 @@ def revision() -> None:
     typer.echo(current_revision(ctx.engine) or "none")
 
 
+@handles_errors
+def verify_record() -> None:
+    """Check the record against itself: each stage against its audit log's replay, each
+    archived document against the SHA-256 recorded when it was issued, each attachment on
+    disk. Exit 1 on any mismatch, naming it."""
+    from store.verify import verify
+
+    ctx = app_from_env()
+    with ctx.session() as s:
+        result = verify(session=s, attachments=ctx.settings.attachments_dir)
+    typer.echo(str(result))
+    if result.problems:
+        raise typer.Exit(1)
+
+
 def _register_groups() -> None:
     from cli import clock, documents_cmd, mail, staff_cmd, stakeholders
 
@@ -352,6 +367,7 @@ def _register_groups() -> None:
     app.command("compile")(documents_cmd.compile_)
     app.command("report")(documents_cmd.report)
     app.command("documents")(documents_cmd.documents)
+    app.command("verify")(verify_record)
     app.add_typer(staff_cmd.staff_app, name="staff")
     app.add_typer(staff_cmd.responses_app, name="responses")
 

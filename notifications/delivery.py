@@ -56,8 +56,8 @@ class SmtpServer:
 @dataclass
 class Report:
     sent: int = 0
-    retrying: int = 0
-    failed: int = 0
+    retrying: int = 0  # will be tried again
+    failed: int = 0  # permanently, or given up after the last attempt
     skipped: int = 0
     superseded: int = 0
     bounced: list[str] = field(default_factory=list)
@@ -282,6 +282,19 @@ class _Source:
         return self.items.popleft() if self.items else None
 
 
+def _count(report: Report, item: Claimed, outcome: Outcome, max_attempts: int) -> None:
+    """What the summary says is what the ledger recorded: a retry on the last attempt is a
+    failure (given up), not "retrying"."""
+    if outcome.kind == "sent":
+        report.sent += 1
+    elif outcome.kind == "retry" and item.attempts + 1 < max_attempts:
+        report.retrying += 1
+    elif outcome.kind != "released":
+        report.failed += 1
+        if outcome.kind == "bounced":
+            report.bounced.append(item.recipient)
+
+
 async def _worker(source: _Source, server: SmtpServer, ledger: _Ledger, report: Report, sender: str) -> None:
     smtp: aiosmtplib.SMTP | None = None
     try:
@@ -309,17 +322,10 @@ async def _worker(source: _Source, server: SmtpServer, ledger: _Ledger, report: 
                     smtp = None
                 if isinstance(exc, aiosmtplib.SMTPConnectError | ConnectionError) and smtp is None:
                     await ledger.record(item, outcome)
-                    report.retrying += 1
+                    _count(report, item, outcome, ledger.mail.max_attempts)
                     return  # this connection is down: leave the rest to the others (or the next pass)
             await ledger.record(item, outcome)
-            if outcome.kind == "sent":
-                report.sent += 1
-            elif outcome.kind == "retry":
-                report.retrying += 1
-            else:
-                report.failed += 1
-                if outcome.kind == "bounced":
-                    report.bounced.append(item.recipient)
+            _count(report, item, outcome, ledger.mail.max_attempts)
     finally:
         if smtp is not None and smtp.is_connected:
             try:

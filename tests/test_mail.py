@@ -304,9 +304,12 @@ def test_gives_up_after_max_attempts(session: Session, engine: Engine) -> None:
     with SmtpTestServer() as server:
         server.behaviour.rcpt["amal@example.sa"] = "451 4.3.0 Later"
         now = LETTER_DAY
+        reports = []
         for _ in range(3):
-            send(engine, server, now=now, mail=mail)
+            reports.append(send(engine, server, now=now, mail=mail))
             now += timedelta(hours=1)
+    # The summaries say what happened: retrying twice, then given up (not "retrying").
+    assert [(r.retrying, r.failed) for r in reports] == [(1, 0), (1, 0), (0, 1)]
     [m] = all_messages(session)
     assert m.status == "failed" and m.attempts == 3 and m.last_error.startswith("gave up after 3 attempts: 451")
 

@@ -244,3 +244,26 @@ def test_letter_numbers_are_the_registry_s_unless_the_tool_keeps_it(session: Ses
     bad.write_text('letter_numbers = "counter"\n', encoding="utf-8")
     with pytest.raises(PolicyError, match="registry"):
         load_policy(bad)
+
+
+def test_verify_finds_a_rewritten_record(session: Session, engine: Engine, database_url: str, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    env = {"CONSULT_DATABASE_URL": database_url, "CONSULT_DATA_DIR": str(tmp_path)}
+    c = consultation_in(session, Stage.OPEN)
+    ok = CliRunner().invoke(app, ["verify"], env=env)
+    assert ok.exit_code == 0 and ok.stdout.startswith("ok: 1 consultation(s), 1 document(s) in 4 file(s)")
+    with engine.begin() as conn:  # someone with the database's owner rights, around the triggers
+        if engine.dialect.name == "sqlite":
+            conn.execute(text("DROP TRIGGER document_file_no_update"))
+        else:
+            conn.execute(text("ALTER TABLE document_file DISABLE TRIGGER document_file_append_only"))
+        conn.execute(text("UPDATE document_file SET content = :forged WHERE name = 'letter.en.html'"),
+                     {"forged": b"<p>a deadline nobody was given</p>"})  # fmt: skip
+        conn.execute(text("UPDATE consultation SET stage = 'reported' WHERE id = :id"), {"id": c.id})
+    found = CliRunner().invoke(app, ["verify"], env=env)
+    assert found.exit_code == 1
+    assert f"{c.slug}: stage reported, but its audit log replays to open" in found.stdout
+    assert f"{c.slug}: letter 1: letter.en.html no longer matches its SHA-256 recorded when issued" in found.stdout
