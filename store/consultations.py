@@ -120,7 +120,12 @@ def get(*, session: Session, ref: str | int) -> Consultation:
     """By slug or numeric id."""
     text = str(ref).strip()
     query = select(Consultation)
-    query = query.where(Consultation.id == int(text)) if text.isdigit() else query.where(Consultation.slug == text)
+    if text.isascii() and text.isdigit():
+        if len(text) > 18:  # beyond any id the database holds (and its integer type)
+            raise _not_found(text)
+        query = query.where(Consultation.id == int(text))
+    else:
+        query = query.where(Consultation.slug == text)
     row = session.exec(query).first()
     if row is None:
         raise _not_found(text)

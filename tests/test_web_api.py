@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from states import Stage
-from store.tables import OutboxMessage, Submission
+from store.tables import Consultation, OutboxMessage, Submission
 from tests.factories import consultation_in
 from tests.web_fixtures import STAFF, client  # noqa: F401  (fixture)
 
@@ -216,3 +216,17 @@ async def test_a_locked_sqlite_database_stalls_responses_not_the_server(
     finally:
         holder.close()
     assert len(session.exec(select(Submission)).all()) == 2
+
+
+def test_odd_ids_and_a_title_with_line_breaks_never_give_a_500(client: TestClient, session: Session) -> None:  # noqa: F811
+    slug = open_one(session)
+    row = session.exec(select(Consultation).where(Consultation.slug == slug)).one()
+    row.title = {"en": "Line one\nLine two\r\nX-Injected: 1"}
+    session.commit()
+    ics = client.get(f"/api/consultations/{slug}/calendar.ics")
+    assert ics.status_code == 200 and "SUMMARY:Submissions open: Line one Line two X-Injected: 1" in ics.text.replace(
+        "\r\n ", ""
+    )
+    for ref in ("99999999999999999999999", "²", "-1", "0"):
+        assert client.get(f"/api/consultations/{ref}").status_code == 404, ref
+        assert client.get(f"/consultations/{ref}").status_code == 404, ref

@@ -223,7 +223,7 @@ def list_submissions(session: DB, ref: str) -> list[ResponseView]:
 )  # fmt: skip
 def calendar(session: DB, ref: str, lang: str = "en") -> Response:
     c = repo.get(session=session, ref=ref)
-    title = pick(c.title, lang)
+    title = " ".join(pick(c.title, lang).split())  # one line: an iCalendar property cannot hold a break
     cal = Calendar()
     cal.add("prodid", "-//consult//consultation lifecycle engine//EN")
     cal.add("version", "2.0")
@@ -250,6 +250,6 @@ def calendar(session: DB, ref: str, lang: str = "en") -> Response:
     if c.deadline:
         event("deadline", "Deadline for responses", c.deadline, alarm=True)
     if c.meeting_on:
-        event("meeting", f"Meeting ({c.meeting_place or ''})", c.meeting_on)
+        event("meeting", f"Meeting ({' '.join((c.meeting_place or '').split())})", c.meeting_on)
     return Response(cal.to_ical(), media_type="text/calendar; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{c.slug}.ics"'})  # fmt: skip
