@@ -16,6 +16,7 @@ from config import MailSettings
 from notifications import registry
 from notifications.outbox import Outgoing, enqueue, mime
 from notifications.render import long_date, long_instant, render, time_left
+from states import Notice, Stage
 from states.errors import ConsultError
 from states.languages import pick
 from store.consultations import audit_log, key
@@ -67,11 +68,11 @@ class Wording:
 
 def wording_for(c: Consultation, notice: str, details: dict[str, Any], now: datetime) -> Wording:
     """The wording of a stakeholders' notice, from what the transition (or the clock) recorded."""
-    if notice == "extended":
+    if notice == Notice.DEADLINE_EXTENDED:
         old, new = datetime.fromisoformat(details["from"]), datetime.fromisoformat(details["to"])
         return Wording(notice, f"extended:{new.astimezone(UTC):%Y%m%dT%H%M%SZ}",
                        lambda lang: {"old_deadline": long_instant(old, lang, c.timezone)}, deadline_at=new)  # fmt: skip
-    if notice == "cancelled":
+    if notice == Notice.CANCELLATION:
         reason = details.get("reason") or ""
         return Wording(notice, extra=lambda lang: {"reason": reason})
     if notice == "reminder":
@@ -165,7 +166,8 @@ def queue_staff_alert(
     return enqueue(session=session, messages=[message], now=now, sender=mail.sender)
 
 
-PREVIEWABLE = ("invitation", "reminder", "extended", "cancelled", "compiled")
+PREVIEWABLE = (Notice.INVITATION.value, "reminder", Notice.DEADLINE_EXTENDED.value, Notice.CANCELLATION.value,
+               Notice.COMPILATION.value)  # the stakeholders' notices, and the clock's reminder  # fmt: skip
 
 
 def preview(
@@ -183,12 +185,12 @@ def preview(
     details: dict[str, Any] = {}
     if notice == "reminder":
         details["offset_days"] = max((c.deadline - now).days, 1) if c.deadline else 1
-    elif notice == "extended":
+    elif notice == Notice.DEADLINE_EXTENDED:
         extensions = [e for e in audit_log(session=session, consultation_id=key(c)) if e.trigger == "extend_deadline"]
         if not extensions:
             raise ConsultError(f"{c.slug!r}: no deadline extension recorded yet, so no extension notice to preview")
         details = extensions[-1].details
-    elif notice == "cancelled":
+    elif notice == Notice.CANCELLATION:
         details["reason"] = "[the reason given when cancelling]"
     recipient = _recipient(session=session, lang=lang, to=to, now=now, sample=sample)
     wording = wording_for(c, notice, details, now)
@@ -229,7 +231,7 @@ def queue_test(
     return test
 
 
-UNDER_WAY = ("letter_issued", "open")
+UNDER_WAY = (Stage.LETTER_ISSUED.value, Stage.OPEN.value)
 
 
 def invite_latecomers(*, session: Session, now: datetime, mail: MailSettings) -> int:

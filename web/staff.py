@@ -259,11 +259,10 @@ def contribution_form(request: Request, session: DB, ref: str) -> Response:
 
 @router.post("/consultations/{ref}/contributions", response_class=HTMLResponse)
 async def add_contribution(request: Request, ref: str) -> Response:
-    form = await request.form()
-    values = {k: v for k, v in form.items() if isinstance(v, str)}
-    if not request.session.get("staff") or not csrf_ok(request, values.get("csrf")):
+    values = await _checked_form(request)
+    if values is None:
         return _login_redirect()
-    upload = form.get("attachment")
+    upload = (await request.form()).get("attachment")  # the same form, cached: its file too
     blob = await upload.read(attachments.MAX_BYTES + 1) if isinstance(upload, UploadFile) and upload.filename else None
     file_name = Path(upload.filename).name if isinstance(upload, UploadFile) and upload.filename else ""
     context = web(request)
