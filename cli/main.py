@@ -135,10 +135,44 @@ def new(
     typer.echo(f"created {c.slug} (id {c.id}) in stage {c.stage}")
 
 
+@app.command()
+@handles_errors
+def edit(
+    ref: Annotated[str, typer.Argument(metavar="ID", help="Slug or numeric id.")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="Decision file (TOML, the format of `consult new`); keys it leaves out keep their value."),
+    ],
+    now: NowOption = None,
+) -> None:
+    """Change a consultation until its letter is issued (a question's typo, a date, a
+    language); each change is an audit row with what it was. Afterwards only triggers
+    change it (extend-deadline, cancel)."""
+    from store.decision_file import decision_of, merged
+
+    ctx = app_from_env()
+    given = read_raw(file)
+    with ctx.session() as s:
+        c = repo.get(session=s, ref=ref)
+        if "slug" in given and given["slug"] != c.slug:
+            raise ConsultError(f"{file}: the file is for {given['slug']!r}, not {c.slug!r} (the slug cannot be edited)")
+        raw = merged(decision_of(c), given)
+        data = parse_decision(raw, policy=ctx.settings.policy, where=str(file), default_timezone=c.timezone)
+        changed = repo.edit_consultation(session=s, consultation=c, data=data, actor=actor(), now=ctx.now(now),
+                                         policy=ctx.settings.policy)  # fmt: skip
+        s.commit()
+    if not changed:
+        typer.echo(f"{c.slug}: nothing to change")
+        return
+    for name, change in changed.items():
+        typer.echo(f"{c.slug}: {name}: {change['from']!r} → {change['to']!r}")
+
+
 @app.command("list")
 @handles_errors
 def list_(
     stage: Annotated[str | None, typer.Option(help="Only this stage.")] = None,
+    discarded: Annotated[bool, typer.Option("--discarded", help="Include the discarded.")] = False,
     lang: LangOption = "en",
     now: NowOption = None,
     as_json: JsonOption = False,
@@ -156,7 +190,7 @@ def list_(
             raise ConsultError(f"unknown stage {stage!r}; stages are: {', '.join(s.value for s in Stage)}") from None
     at = ctx.now(now)
     with ctx.session() as s:
-        rows = repo.list_consultations(session=s, stage=wanted)
+        rows = repo.list_consultations(session=s, stage=wanted, discarded=discarded)
     if as_json:
         _emit_json([consultation_view(c, now=at).json_ready() for c in rows])
     else:
@@ -178,7 +212,7 @@ def show(
     _check_lang(lang)
     at = ctx.now(now)
     with ctx.session() as s:
-        c = repo.get(session=s, ref=ref)
+        c = repo.get(session=s, ref=ref, discarded=True)
         audit = repo.audit_log(session=s, consultation_id=repo.key(c))
         counts = response_counts(s.connection(), repo.key(c))
         documents = archive.described(session=s, consultation_id=repo.key(c))

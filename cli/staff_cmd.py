@@ -1,4 +1,4 @@
-"""`consult staff add|remove` and `consult responses import`."""
+"""`consult staff add|role|list|remove` and `consult responses import|withhold|publish`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli.context import app_from_env, handles_errors
+from cli.context import actor, app_from_env, handles_errors
 
 staff_app = typer.Typer(help="Staff accounts for the dashboard and the staff API.", no_args_is_help=True)
 responses_app = typer.Typer(help="Responses received by other channels.", no_args_is_help=True)
@@ -18,6 +18,13 @@ responses_app = typer.Typer(help="Responses received by other channels.", no_arg
 @handles_errors
 def add(
     name: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[
+        str | None,
+        typer.Option(
+            help="admin (accounts), editor (create, edit, fire triggers), moderator (responses) or "
+            "viewer (read). New accounts: editor; existing ones keep theirs unless given."
+        ),
+    ] = None,
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
 ) -> None:
     """Add a staff user (or change their password, which ends their sessions); the password
@@ -30,9 +37,37 @@ def add(
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     ctx = app_from_env()
     with ctx.session() as s:
-        add_staff(session=s, name=name, password=password, now=ctx.now(None))
+        user = add_staff(session=s, name=name, password=password, now=ctx.now(None), role=role)
         s.commit()
-    typer.echo(f"staff user {name} saved")
+        typer.echo(f"staff user {name} saved ({user.role})")
+
+
+@staff_app.command("role")
+@handles_errors
+def set_role_(
+    name: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[str, typer.Argument(help="admin, editor, moderator or viewer.")],
+) -> None:
+    """Change a staff user's role (the last admin cannot step down)."""
+    from store.staff import set_role
+
+    ctx = app_from_env()
+    with ctx.session() as s:
+        set_role(session=s, name=name, role=role, by="cli")
+        s.commit()
+    typer.echo(f"staff user {name} is now {role}")
+
+
+@staff_app.command("list")
+@handles_errors
+def list_() -> None:
+    """Staff accounts and their roles."""
+    from store.staff import list_staff
+
+    ctx = app_from_env()
+    with ctx.session() as s:
+        for user in list_staff(session=s):
+            typer.echo(f"{user.name}\t{user.role}")
 
 
 @staff_app.command("remove")
@@ -76,3 +111,40 @@ def import_(
         )
         s.commit()
     typer.echo(f"{file}: {created} imported, {same} already there")
+
+
+def _moderate(ref: str, reference: str, *, publish: bool, reason: str, now: str | None) -> None:
+    from store import consultations as repo
+    from store.submissions import moderate
+
+    ctx = app_from_env()
+    with ctx.session() as s:
+        c = repo.get(session=s, ref=ref)
+        moderate(session=s, consultation=c, reference=reference, publish=publish, reason=reason, actor=actor(),
+                 now=ctx.now(now))  # fmt: skip
+        s.commit()
+    typer.echo(f"{c.slug}: {reference} {'published' if publish else 'withheld'} ({reason})")
+
+
+@responses_app.command("withhold")
+@handles_errors
+def withhold(
+    ref: Annotated[str, typer.Argument(metavar="ID", help="The consultation (slug or id).")],
+    reference: Annotated[str, typer.Argument(help="The response's reference, e.g. R-3F9K2A7Q.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")],
+    now: Annotated[str | None, typer.Option("--now")] = None,
+) -> None:
+    """Withhold a response from the public pages (staff still read it; audited)."""
+    _moderate(ref, reference, publish=False, reason=reason, now=now)
+
+
+@responses_app.command("publish")
+@handles_errors
+def publish(
+    ref: Annotated[str, typer.Argument(metavar="ID", help="The consultation (slug or id).")],
+    reference: Annotated[str, typer.Argument(help="The response's reference.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")],
+    now: Annotated[str | None, typer.Option("--now")] = None,
+) -> None:
+    """Publish a withheld response again (audited)."""
+    _moderate(ref, reference, publish=True, reason=reason, now=now)

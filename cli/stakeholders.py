@@ -19,19 +19,37 @@ app = typer.Typer(help="The stakeholder registry: who is invited, reminded and t
 @app.command("import")
 @handles_errors
 def import_(
-    file: Annotated[Path, typer.Argument(help="CSV: name,email,category[,organisation,country,language,lists].")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV: name,email,category[,organisation,country,language,lists] "
+            "(as Excel saves it: UTF-8, UTF-16 or cp1252; , ; or tab)."
+        ),
+    ],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would change; change nothing.")] = False,
     now: Annotated[str | None, typer.Option("--now")] = None,
 ) -> None:
     """Add or update stakeholders from a CSV (idempotent on e-mail; the whole file or nothing).
     Someone added while a consultation is under way (letter issued, or open) gets its
     invitation — once, whenever they are imported."""
+    from cli.context import actor
     from notifications.notices import invite_latecomers
 
     ctx = app_from_env()
     rows = registry.read_csv(file)
     at = ctx.now(now)
+    if dry_run:
+        with ctx.session() as s:
+            planned = registry.plan_import(session=s, rows=rows)
+        for row in planned.new:
+            typer.echo(f"new: {row.email} ({row.name}, {row.category})")
+        for row, changes in planned.updated:
+            typer.echo(f"update: {row.email}: " + "; ".join(f"{k} {a!r} → {b!r}" for k, (a, b) in changes.items()))
+        typer.echo(f"{file}: would add {len(planned.new)}, update {len(planned.updated)}, leave {planned.unchanged} "
+                   "unchanged (nothing written)")  # fmt: skip
+        return
     with ctx.session() as s:
-        report = registry.import_stakeholders(session=s, rows=rows, now=at)
+        report = registry.import_stakeholders(session=s, rows=rows, now=at, actor=actor(), source=file.name)
         invited = invite_latecomers(session=s, now=at, mail=ctx.settings.mail)
         s.commit()
     typer.echo(

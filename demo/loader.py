@@ -129,7 +129,7 @@ def demo_staff(*, session: Session, now: datetime) -> Iterator[str]:
         yield f"staff login {DEMO_STAFF!r}: already there (set a new password with `consult staff add {DEMO_STAFF}`)"
         return
     password = secrets.token_urlsafe(12)
-    add_staff(session=session, name=DEMO_STAFF, password=password, now=now)
+    add_staff(session=session, name=DEMO_STAFF, password=password, now=now, role="admin")
     session.commit()
     yield f"staff login: {DEMO_STAFF} / {password}   (printed once; change it with `consult staff add {DEMO_STAFF}`)"
 

@@ -88,7 +88,7 @@ CSV_HEAD = ["contribution", "reference", "name", "organisation", "category", "co
             "summary", "attachment", "attachment_file"]  # fmt: skip
 
 
-def _cell(value: Any) -> Any:
+def safe_cell(value: Any) -> Any:
     """A text cell a spreadsheet would run as a formula (=, +, -, @, tab, CR first) is
     written with a leading apostrophe: shown as typed, never evaluated (OWASP)."""
     if isinstance(value, str) and value[:1] in FORMULA_STARTS:
@@ -106,7 +106,7 @@ def write_csv(conn: Connection, c: Consultation, out: IO[str]) -> None:
         cells = (row.n, row.reference, row.name, row.organisation or "", row.category, row.country, row.language,
                  _iso(row.received_at), row.summary, row.attachment_name or "", bundled_name(row) or "",
                  *[_answer(row, n) or "" for n in range(1, len(c.questions) + 1)])  # fmt: skip
-        writer.writerow([_cell(v) for v in cells])
+        writer.writerow([safe_cell(v) for v in cells])
 
 
 def write_json(conn: Connection, c: Consultation, out: IO[str]) -> None:

@@ -86,7 +86,7 @@ def work_on(*, engine: Engine, consultation_id: int, now: datetime, settings: Se
     """Everything the clock owes one consultation at `now` (states/clock.py), in one transaction."""
     policy = settings.policy
     with Session(engine, expire_on_commit=False) as s:
-        c = repo.get(session=s, ref=consultation_id)
+        c = repo.get(session=s, ref=consultation_id, discarded=True)
         owes = owed(Stage(c.stage), repo.plan_of(c), repo.reminders_of(c, policy), repo.marks_of(c), now)
         fired = []
         for trigger in owes.transitions:
@@ -158,7 +158,7 @@ def write_compilations(*, engine: Engine, ids: list[int], settings: Settings) ->
     written = []
     with Session(engine) as s:
         for consultation_id in ids:
-            c = repo.get(session=s, ref=consultation_id)
+            c = repo.get(session=s, ref=consultation_id, discarded=True)
             folder = settings.data_dir / "compilations" / c.slug
             folder.mkdir(parents=True, exist_ok=True)
             conn = s.connection()

@@ -71,7 +71,7 @@ def fan_out(*, session: Session, notice_id: int, now: datetime, mail: MailSettin
         return None
     pending = session.get(PendingNotice, notice_id)
     assert pending is not None
-    c = repo.get(session=session, ref=pending.consultation_id)
+    c = repo.get(session=session, ref=pending.consultation_id, discarded=True)
     notice, details = Notice(pending.notice), pending.details
     if c.stage == Stage.CANCELLED.value and notice is not Notice.CANCELLATION:
         pending.messages = 0

@@ -1,4 +1,5 @@
-"""The stakeholder registry: CSV import (idempotent on e-mail, all or nothing) and listing."""
+"""The stakeholder registry: CSV import (idempotent on e-mail, all or nothing, previewed on
+the web), search, re-subscription for a reason, and the registry's own log."""
 
 from __future__ import annotations
 
@@ -7,17 +8,19 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import insert
+from sqlalchemy import Text, cast, func, insert, or_
 from sqlmodel import Session, col, select
 
+from notifications import registry_csv
 from states.errors import ConsultError, NotFound
+from states.stages import SYSTEM_ACTOR
 from store.models import Audience, StakeholderCreate, first_error
-from store.tables import Consultation, Stakeholder
+from store.statements import contains
+from store.tables import Consultation, RegistryEntry, Stakeholder
 
-REQUIRED = ("name", "email", "category")
-OPTIONAL = ("organisation", "country", "language", "lists")
 UPDATABLE = ("name", "organisation", "category", "country", "language", "lists")
 
 
@@ -31,57 +34,90 @@ class ImportReport:
 def read_csv(path: Path) -> list[StakeholderCreate]:
     """Validate the whole file first: a bad row names its line, and nothing is imported."""
     try:
-        handle = path.open(encoding="utf-8-sig", newline="")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConsultError(f"{path}: no such file") from None
     except OSError as exc:
         raise ConsultError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse_rows(data, str(path))
+
+
+def parse_rows(data: bytes, source: str) -> list[StakeholderCreate]:
+    """A stakeholder file's rows, validated (registry_csv.py reads what Excel writes)."""
+    reader, _ = registry_csv.rows(data, source)
     rows: list[StakeholderCreate] = []
     seen: dict[str, int] = {}
     errors: list[str] = []
-    with handle:
-        reader = csv.DictReader(handle)
-        headers = [h.strip().lower() for h in reader.fieldnames or []]
-        missing = [h for h in REQUIRED if h not in headers]
-        unknown = [h for h in headers if h not in REQUIRED + OPTIONAL]
-        if missing or unknown:
-            problem = f"missing column(s) {', '.join(missing)}" if missing else ""
-            problem = problem or f"unknown column(s) {', '.join(unknown)}"
-            raise ConsultError(f"{path}:1: {problem}; columns are {', '.join(REQUIRED + OPTIONAL)}")
-        reader.fieldnames = headers
-        try:
-            for record in reader:
-                line = reader.line_num
-                if None in record:
-                    errors.append(f"{path}:{line}: more fields than columns")
-                    continue
-                values = {k: v for k, v in record.items() if v not in (None, "")}
-                try:
-                    row = StakeholderCreate.model_validate(values)
-                except ValidationError as exc:
-                    errors.append(f"{path}:{line}: {first_error(exc)}")
-                    continue
-                if row.email in seen:
-                    errors.append(f"{path}:{line}: e-mail {row.email} already on line {seen[row.email]}")
-                    continue
-                seen[row.email] = line
-                rows.append(row)
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise ConsultError(f"{path}:{reader.line_num}: not readable as UTF-8 CSV: {exc}") from None
+    try:
+        for record in reader:
+            line = reader.line_num
+            if None in record:
+                errors.append(f"{source}:{line}: more fields than columns")
+                continue
+            values = {k: v.strip() for k, v in record.items() if v and v.strip() and not k.startswith("_ignored_")}
+            if not values:
+                continue  # a blank line (Excel writes `;;;` for one)
+            try:
+                row = StakeholderCreate.model_validate(values)
+            except ValidationError as exc:
+                errors.append(f"{source}:{line}: {first_error(exc)}")
+                continue
+            if row.email in seen:
+                errors.append(f"{source}:{line}: e-mail {row.email} already on line {seen[row.email]}")
+                continue
+            seen[row.email] = line
+            rows.append(row)
+    except csv.Error as exc:
+        raise ConsultError(f"{source}:{reader.line_num}: not readable as CSV: {exc}") from None
     if errors:
         more = f" (and {len(errors) - 1} more bad row(s); nothing was imported)" if len(errors) > 1 else ""
         raise ConsultError(errors[0] + (more or " (nothing was imported)"))
+    if not rows:
+        raise ConsultError(f"{source}: no stakeholders in the file (only its header line)")
     return rows
 
 
-def import_stakeholders(*, session: Session, rows: list[StakeholderCreate], now: datetime) -> ImportReport:
-    """Insert new e-mails, update the details of known ones; opt-out and bounce flags stay."""
-    existing: dict[str, Stakeholder] = {}
-    emails = [r.email for r in rows]
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """What an import would do, before it does: shown for confirmation on the web."""
+
+    new: list[StakeholderCreate]
+    updated: list[tuple[StakeholderCreate, dict[str, tuple[Any, Any]]]]  # row, {field: (old, new)}
+    unchanged: int
+
+
+def plan_import(*, session: Session, rows: list[StakeholderCreate]) -> Planned:
+    existing = _existing(session=session, emails=[r.email for r in rows])
+    new, updated, unchanged = [], [], 0
+    for row in rows:
+        known = existing.get(row.email)
+        if known is None:
+            new.append(row)
+            continue
+        wanted = {k: list(row.lists) if k == "lists" else getattr(row, k) for k in UPDATABLE}
+        changes = {k: (getattr(known, k), v) for k, v in wanted.items() if getattr(known, k) != v}
+        if changes:
+            updated.append((row, changes))
+        else:
+            unchanged += 1
+    return Planned(new, updated, unchanged)
+
+
+def _existing(*, session: Session, emails: list[str]) -> dict[str, Stakeholder]:
+    found: dict[str, Stakeholder] = {}
     for start in range(0, len(emails), 500):
         chunk = emails[start : start + 500]
         for s in session.exec(select(Stakeholder).where(col(Stakeholder.email).in_(chunk))):
-            existing[s.email] = s
+            found[s.email] = s
+    return found
+
+
+def import_stakeholders(
+    *, session: Session, rows: list[StakeholderCreate], now: datetime, actor: str = SYSTEM_ACTOR, source: str = ""
+) -> ImportReport:
+    """Insert new e-mails, update the details of known ones; opt-out and bounce flags stay
+    (a stakeholder's own opt-out is theirs: `resubscribe` only when they ask)."""
+    existing = _existing(session=session, emails=[r.email for r in rows])
     new, updated, unchanged = [], 0, 0
     for row in rows:
         known = existing.get(row.email)
@@ -102,8 +138,11 @@ def import_stakeholders(*, session: Session, rows: list[StakeholderCreate], now:
             unchanged += 1
     if new:
         session.execute(insert(Stakeholder), new)
+    report = ImportReport(created=len(new), updated=updated, unchanged=unchanged)
+    session.add(RegistryEntry(action="import", actor=actor, at=now, details={"source": source, "created": len(new),
+                              "updated": updated, "unchanged": unchanged}))  # fmt: skip
     session.flush()
-    return ImportReport(created=len(new), updated=updated, unchanged=unchanged)
+    return report
 
 
 def list_stakeholders(*, session: Session) -> list[Stakeholder]:
@@ -133,3 +172,72 @@ def opt_out(*, session: Session, token: str, now: datetime) -> Stakeholder:
         raise NotFound("unknown or expired unsubscribe link")
     stakeholder.opted_out, stakeholder.updated_at = True, now
     return stakeholder
+
+
+def resubscribe(*, session: Session, stakeholder_id: int, reason: str, actor: str, now: datetime) -> Stakeholder:
+    """Mail reaches this stakeholder again (opted out, or bounced and since fixed). Their
+    opt-out was theirs: staff undo it only when they ask, and say so in the reason."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ConsultError("give a reason (e.g. “asked by e-mail on 3 May to be mailed again”): it is kept in the "
+                           "registry's log")  # fmt: skip
+    person = session.get(Stakeholder, stakeholder_id)
+    if person is None:
+        raise NotFound(f"no stakeholder {stakeholder_id}")
+    if not person.opted_out and not person.bounced:
+        raise ConsultError(f"{person.email} already receives mail")
+    details = {"email": person.email, "was_opted_out": person.opted_out, "was_bounced": person.bounced}
+    person.opted_out = person.bounced = False
+    person.bounce_reason, person.updated_at = None, now
+    session.add(RegistryEntry(stakeholder_id=person.id, action="resubscribe", actor=actor, at=now,
+                              reason=reason[:500], details=details))  # fmt: skip
+    return person
+
+
+def history(*, session: Session, stakeholder_id: int | None = None, limit: int = 50) -> list[RegistryEntry]:
+    query = select(RegistryEntry).order_by(col(RegistryEntry.id).desc()).limit(limit)
+    if stakeholder_id is not None:
+        query = query.where(RegistryEntry.stakeholder_id == stakeholder_id)
+    return list(session.exec(query))
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryFilter:
+    q: str = ""
+    category: str = ""
+    country: str = ""
+    language: str = ""
+    list: str = ""
+    mail: str = ""  # reachable | opted_out | bounced
+
+
+def search(*, session: Session, wanted: RegistryFilter, before: int | None = None,
+           limit: int = 50) -> tuple[list[Stakeholder], int, int | None]:  # fmt: skip
+    """A page of the registry (newest first, by id), the number matching, and where the next page starts."""
+    S = Stakeholder
+    query = select(S)
+    if wanted.q:
+        pattern = contains(wanted.q)
+        query = query.where(or_(*(func.lower(c).like(func.lower(pattern), escape="\\")
+                                  for c in (col(S.name), col(S.email), col(S.organisation)))))  # fmt: skip
+    if wanted.category:
+        query = query.where(S.category == wanted.category)
+    if wanted.country:
+        query = query.where(S.country == wanted.country.upper())
+    if wanted.language:
+        query = query.where(S.language == wanted.language)
+    if wanted.list:
+        query = query.where(cast(col(S.lists), Text).like(f'%"{wanted.list}"%'))
+    if wanted.mail == "reachable":
+        query = query.where(col(S.opted_out).is_(False), col(S.bounced).is_(False))
+    elif wanted.mail == "opted_out":
+        query = query.where(col(S.opted_out).is_(True))
+    elif wanted.mail == "bounced":
+        query = query.where(col(S.bounced).is_(True))
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    if before is not None:
+        query = query.where(col(S.id) < before)
+    found = list(session.exec(query.order_by(col(S.id).desc()).limit(limit + 1)))
+    more = len(found) > limit
+    found = found[:limit]
+    return found, total, (found[-1].id if more and found else None)

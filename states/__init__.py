@@ -19,11 +19,12 @@ from states.guards import Facts
 from states.machine import Change, create, ensure_allowed, fire
 from states.replay import ReplayError, Step, replay
 from states.requests import parse_request
-from states.stages import FINAL_STAGES, SYSTEM_ACTOR, Document, Notice, Stage, Trigger
+from states.stages import FINAL_STAGES, SYSTEM_ACTOR, Action, Document, Notice, Stage, Trigger
 from states.table import TRANSITIONS, allowed_triggers, transition_for
 from states.timing import Plan, check_plan, deadline_instant, local_date, start_instant
 
 __all__ = [
+    "Action",
     "Document",
     "FINAL_STAGES",
     "SYSTEM_ACTOR",

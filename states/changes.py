@@ -51,3 +51,9 @@ def hold_meeting(facts: Facts, request: Request, now: datetime) -> Changes:
     """The summary agreed by the participants is recorded with the meeting, then locked:
     no trigger writes it again."""
     return Changes(fields={"meeting_summary": request.meeting_summary})
+
+
+def discard(facts: Facts, request: Request, now: datetime) -> Changes:
+    """Nothing went out yet (no letter): the consultation leaves every public page and its
+    slug is freed for a new one; its audit log stays whole."""
+    return Changes(fields={"discarded_at": now}, free_slug=True)

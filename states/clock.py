@@ -131,13 +131,15 @@ class NextStep:
 
     trigger: Trigger
     at: datetime | None
+    late_at: datetime | None = None  # overdue from then (a day's step: the day after)
 
     def overdue(self, now: datetime) -> bool:
-        return self.at is not None and self.at <= now
+        late = self.late_at or self.at
+        return late is not None and late <= now
 
 
 def next_step(stage: Stage, plan: Plan) -> NextStep | None:
     row = next_row(stage)
     if row is None:
         return None
-    return NextStep(row.trigger, row.due(plan) if row.due else None)
+    return NextStep(row.trigger, row.due(plan) if row.due else None, row.late(plan) if row.late else None)

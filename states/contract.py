@@ -85,11 +85,13 @@ class Request:
 class Changes:
     """What `apply` changes on the consultation: column values and the audit row's details.
     `allocate_letter_number_from`: the store gives the year's next number, not below this one
-    (it needs the database to know which are taken)."""
+    (it needs the database to know which are taken). `free_slug`: the store renames the
+    slug out of the way (it needs the row's id), so a new consultation may take it."""
 
     fields: Mapping[str, Any] = field(default_factory=dict)
     details: Mapping[str, Any] = field(default_factory=dict)
     allocate_letter_number_from: int | None = None
+    free_slug: bool = False
 
 
 Apply = Callable[[Facts, Request, datetime], Changes]
@@ -113,6 +115,7 @@ class Transition:
     notice_if: Guard | None = None  # ... only when this holds (before the change)
     issues: Document | None = None  # archived as issued, in the same transaction
     due: Due | None = None  # when it falls due: the clock fires TIMER/FLOW rows then; staff see it
+    late: Due | None = None  # when it is overdue (None: as soon as it falls due)
     creates: bool = False  # also creates a new consultation in `dest`
     side: bool = False  # an action beside the main path (cancel, extend, re-run), never "what is next"
     irreversible: bool = False  # the web asks for confirmation first

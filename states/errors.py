@@ -17,6 +17,7 @@ class Kind(StrEnum):
     CONFLICT = "conflict"  # the state moved, or is taken, under the caller (409, exit 1)
     BUSY = "busy"  # the database could not answer in time: retry later (503, exit 1)
     INTEGRITY = "integrity"  # the record contradicts itself: a fault to investigate (500, exit 1)
+    FORBIDDEN = "forbidden"  # the staff user's role does not allow it (403, exit 2)
 
 
 class ConsultError(Exception):
@@ -29,6 +30,12 @@ class ConsultError(Exception):
 
 class NotFound(ConsultError):
     kind = Kind.NOT_FOUND
+
+
+class Forbidden(ConsultError):
+    """The staff user is known, but their role does not cover this action."""
+
+    kind = Kind.FORBIDDEN
 
 
 class Conflict(ConsultError):

@@ -79,6 +79,11 @@ def reason_given(facts: Facts, now: datetime) -> bool:
     return bool(facts.reason and facts.reason.strip())
 
 
+def reason_recorded(facts: Facts, now: datetime) -> bool:
+    """A discarded consultation keeps why in its audit log, so a reason is required."""
+    return bool(facts.reason and facts.reason.strip())
+
+
 def letter_number_known(facts: Facts, now: datetime) -> bool:
     """The letter's number is the secretariat registry's: give it (e.g. CL-17/30); a number of our own would clash."""
     return facts.letter_number_given or facts.tool_numbers_letters
@@ -102,6 +107,11 @@ def extended_plan_in_order(facts: Facts, now: datetime) -> bool:
     extended = replace(facts.plan, deadline=facts.new_deadline)
     check_plan(extended, min_open_days=facts.min_open_days, meeting_gap_days=facts.meeting_gap_days)
     return True
+
+
+# Guards that only wait for a moment to come: before it, staff are not offered the button
+# (the board says when it falls due); the other guards explain themselves when refused.
+WAITING = frozenset({opening_reached, deadline_passed, meeting_day_reached})
 
 
 def accepting_responses(stage: Stage, plan: Plan, now: datetime) -> bool:

@@ -35,6 +35,7 @@ class Trigger(StrEnum):
     REPORT = "report"
     CANCEL = "cancel"
     EXTEND_DEADLINE = "extend_deadline"
+    DISCARD = "discard"  # before the letter: a test or a mistake, gone from public pages
 
     @classmethod
     def parse(cls, text: str) -> Trigger:
@@ -44,6 +45,21 @@ class Trigger(StrEnum):
             return cls(key)
         except ValueError:
             raise UnknownTrigger(text, (t.dashed for t in cls)) from None
+
+    @property
+    def dashed(self) -> str:
+        return self.value.replace("_", "-")
+
+
+class Action(StrEnum):
+    """What staff record on a consultation without changing its stage: an audit row of its
+    own (who, when, why, what changed), skipped by the replay. Recorded by the store's
+    operations (store/consultations.py, store/moderation.py), not by the lifecycle table."""
+
+    EDIT = "edit"  # title, questions, dates, place, contact or languages, before the letter
+    WITHHOLD_RESPONSE = "withhold_response"
+    PUBLISH_RESPONSE = "publish_response"
+    SET_RECIPIENTS = "set_recipients"
 
     @property
     def dashed(self) -> str:

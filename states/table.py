@@ -17,6 +17,7 @@ CLOSE_AFTER = timedelta(seconds=1)  # the deadline's own last second still accep
 
 REASON = Param("reason", ParamKind.TEXT, "why (kept in the audit log)", max_length=500)
 REASON_REQUIRED = Param("reason", ParamKind.TEXT, "told to stakeholders", required=True, max_length=500)
+REASON_KEPT = Param("reason", ParamKind.TEXT, "why (kept in the audit log)", required=True, max_length=500)
 LETTER_NUMBER = Param("letter_number", ParamKind.LETTER_NUMBER, "the registry's number, e.g. CL-17/30", max_length=20)
 SUMMARY = Param("meeting_summary", ParamKind.LONG_TEXT, "the summary agreed by the participants", required=True)
 NEW_DEADLINE = Param(
@@ -40,6 +41,16 @@ def meeting_day(plan: Plan) -> datetime | None:
     return start_instant(plan.meeting_on, plan.timezone) if plan.meeting_on else None
 
 
+# A step due on a day (the letter's, the meeting's) is late only once that day is over:
+# on the day itself staff still have time.
+def after_letter_day(plan: Plan) -> datetime | None:
+    return start_instant(plan.letter_date + timedelta(days=1), plan.timezone) if plan.letter_date else None
+
+
+def after_meeting_day(plan: Plan) -> datetime | None:
+    return start_instant(plan.meeting_on + timedelta(days=1), plan.timezone) if plan.meeting_on else None
+
+
 NON_FINAL = tuple(s for s in Stage if s not in FINAL_STAGES)
 
 # One row per trigger and source stages; read it as a table (ruff leaves its layout alone).
@@ -54,7 +65,7 @@ TRANSITIONS: tuple[Transition, ...] = (
                guards=(g.plan_complete, g.plan_in_order, g.decision_taken, g.deadline_not_passed,
                        g.letter_number_known),
                apply=changes.issue_letter, notice=Notice.INVITATION, issues=Document.LETTER, due=letter_day,
-               irreversible=True),
+               late=after_letter_day, irreversible=True),
     Transition(Trigger.OPEN_SUBMISSIONS, (Stage.LETTER_ISSUED,), Stage.OPEN, Actor.TIMER,
                guards=(g.opening_reached,), due=opening),
     Transition(Trigger.CLOSE_SUBMISSIONS, (Stage.OPEN,), Stage.CLOSED, Actor.TIMER,
@@ -69,12 +80,15 @@ TRANSITIONS: tuple[Transition, ...] = (
                notice=Notice.COMPILATION, issues=Document.COMPILATION, irreversible=True),
     Transition(Trigger.HOLD_MEETING, (Stage.PUBLISHED,), Stage.MEETING_HELD, Actor.STAFF, params=(SUMMARY,),
                guards=(g.meeting_day_reached, g.summary_recorded), apply=changes.hold_meeting, due=meeting_day,
-               irreversible=True),
+               late=after_meeting_day, irreversible=True),
     Transition(Trigger.REPORT, (Stage.MEETING_HELD,), Stage.REPORTED, Actor.STAFF, issues=Document.REPORT,
                irreversible=True),
     Transition(Trigger.CANCEL, NON_FINAL, Stage.CANCELLED, Actor.STAFF, params=(REASON_REQUIRED,),
                guards=(g.reason_given,), notice=Notice.CANCELLATION, notice_if=g.letter_was_issued, side=True,
                irreversible=True),
+    # Before the letter nothing has gone out: a test or a mistake is discarded, not cancelled.
+    Transition(Trigger.DISCARD, (Stage.PROPOSED, Stage.DECIDED), Stage.CANCELLED, Actor.STAFF, params=(REASON_KEPT,),
+               guards=(g.reason_recorded,), apply=changes.discard, side=True, irreversible=True),
     # Until the compilation is published: reopening drops the draft (drafted again at the
     # new deadline); after publication it would orphan a public document.
     Transition(Trigger.EXTEND_DEADLINE, (Stage.OPEN, Stage.CLOSED, Stage.COMPILED), Stage.OPEN, Actor.STAFF,
@@ -103,6 +117,11 @@ def allowed_triggers(stage: Stage) -> list[Trigger]:
 def staff_rows(stage: Stage) -> list[Transition]:
     """What staff may fire by hand from `stage`: the buttons and forms of the board."""
     return [t for t in rows_from(stage) if t.by is Actor.STAFF and t.role is not None]
+
+
+def offered(row: Transition, facts: g.Facts, now: datetime) -> bool:
+    """Whether staff are offered the row now: none of its guards is still waiting for its moment."""
+    return all(guard(facts, now) for guard in row.guards if guard in g.WAITING)
 
 
 def next_row(stage: Stage) -> Transition | None:

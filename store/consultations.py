@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from typing import Any
 
@@ -17,9 +17,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from config.policy import Policy
-from states import Facts, Plan, Request, Stage, Step, Trigger, check_plan, create, errors, replay
+from states import Action, Facts, Plan, Request, Stage, Step, Trigger, check_plan, create, errors, replay
 from states.clock import Marks, Reminders, next_timer
 from states.errors import ConsultError
+from states.machine import check_guards, ensure_allowed
+from states.stages import SYSTEM_ACTOR
 from store.models import Audience, ConsultationCreate
 from store.tables import AuditEntry, Consultation
 
@@ -116,8 +118,9 @@ def exists(*, session: Session, slug: str) -> bool:
     return session.exec(select(Consultation.id).where(Consultation.slug == slug)).first() is not None
 
 
-def get(*, session: Session, ref: str | int) -> Consultation:
-    """By slug or numeric id."""
+def get(*, session: Session, ref: str | int, discarded: bool = False) -> Consultation:
+    """By slug or numeric id. A discarded one only when asked (`discarded=True`: staff
+    reading its record, by id): it is gone from every public page."""
     text = str(ref).strip()
     query = select(Consultation)
     if text.isascii() and text.isdigit():
@@ -127,7 +130,7 @@ def get(*, session: Session, ref: str | int) -> Consultation:
     else:
         query = query.where(Consultation.slug == text)
     row = session.exec(query).first()
-    if row is None:
+    if row is None or (row.discarded_at is not None and not discarded):
         raise _not_found(text)
     return row
 
@@ -154,8 +157,10 @@ def _snapshot_query(by_id: bool):
     return select(table).where((table.c.id if by_id else table.c.slug) == bindparam("key"))
 
 
-def list_consultations(*, session: Session, stage: Stage | None = None) -> list[Consultation]:
+def list_consultations(*, session: Session, stage: Stage | None = None, discarded: bool = False) -> list[Consultation]:
     query = select(Consultation).order_by(col(Consultation.id))
+    if not discarded:
+        query = query.where(col(Consultation.discarded_at).is_(None))
     if stage is not None:
         query = query.where(Consultation.stage == stage.value)
     return [i for i in session.exec(query) if i is not None]
@@ -169,8 +174,12 @@ def audit_log(*, session: Session, consultation_id: int) -> list[AuditEntry]:
 def replayed_stage(*, session: Session, consultation_id: int) -> Stage | None:
     entries = audit_log(session=session, consultation_id=consultation_id)
     return replay(
-        Step(Stage(e.from_stage) if e.from_stage else None, Stage(e.to_stage), Trigger(e.trigger)) for e in entries
+        Step(Stage(e.from_stage) if e.from_stage else None, Stage(e.to_stage), _step_name(e.trigger)) for e in entries
     )
+
+
+def _step_name(text: str) -> Trigger | Action:
+    return Action(text) if text in Action.__members__.values() else Trigger(text)
 
 
 def append_audit(
@@ -178,7 +187,7 @@ def append_audit(
     session: Session,
     consultation: Consultation,
     change_from: Stage | None,
-    trigger: Trigger,
+    trigger: Trigger | Action,
     actor: str,
     now: datetime,
     reason: str | None = None,
@@ -207,13 +216,102 @@ def stored_audience(audience: Audience | None) -> dict[str, Any] | None:
     return None if audience is None or audience.everyone else audience.model_dump(mode="json")
 
 
-def set_audience(*, session: Session, consultation: Consultation, audience: Audience, now: datetime) -> None:
+def record_action(
+    *, session: Session, consultation: Consultation, action: Action, actor: str, now: datetime,
+    reason: str | None = None, details: dict[str, Any] | None = None,
+) -> AuditEntry:  # fmt: skip
+    """An audit row for what staff did beside the lifecycle, under the same optimistic lock
+    as a stage change: of two staff editing at once, the second is told, not overwritten."""
+    c = consultation
+    claim_version(session=session, consultation=c, expected=c.version)
+    c.updated_at = now
+    return append_audit(session=session, consultation=c, change_from=Stage(c.stage), trigger=action, actor=actor,
+                        now=now, reason=reason, details=details)  # fmt: skip
+
+
+BEFORE_LETTER = frozenset({Stage.PROPOSED.value, Stage.DECIDED.value})
+
+
+def set_audience(
+    *, session: Session, consultation: Consultation, audience: Audience, now: datetime, actor: str = SYSTEM_ACTOR
+) -> None:
     """Narrow (or widen) who is told, until the letter is issued: afterwards the invitation
     has gone to those it went to."""
     c = consultation
-    if c.stage not in {Stage.PROPOSED.value, Stage.DECIDED.value}:
+    if c.stage not in BEFORE_LETTER:
         raise ConflictError(f"{c.slug!r} is {c.stage}: recipients are chosen before the letter is issued")
-    c.audience, c.updated_at = stored_audience(audience), now
+    before = c.audience
+    c.audience = stored_audience(audience)
+    if c.audience != before:
+        record_action(session=session, consultation=c, action=Action.SET_RECIPIENTS, actor=actor, now=now,
+                      details={"from": before, "to": c.audience})  # fmt: skip
+
+
+# What `consult edit` and the web's edit form may change before the letter (DESIGN §9):
+# the slug names the consultation and the stage moves only by triggers.
+EDITABLE = (
+    "title",
+    "questions",
+    "timezone",
+    "decided_on",
+    "letter_date",
+    "opens_at",
+    "deadline",
+    "meeting_on",
+    "meeting_place",
+    "contact_name",
+    "contact_email",
+    "min_open_days",
+    "meeting_gap_days",
+    "reminder_offsets",
+)
+
+
+def edit_consultation(
+    *, session: Session, consultation: Consultation, data: ConsultationCreate, actor: str, now: datetime,
+    policy: Policy, version: int | None = None,
+) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """Change what the council decided (a typo in a question, a date) until the letter is
+    issued; afterwards only triggers change a consultation (an extension, an addendum).
+
+    A decided consultation must still meet the rules `decide` checked (a complete plan in
+    order); the audit row holds each changed field's old and new value. Returns those
+    changes (empty: nothing differed, and nothing is recorded). `version`: the one the
+    editor saw (the web form carries it), so an edit made meanwhile is not overwritten."""
+    c = consultation
+    if version is not None and version != c.version:
+        raise ConflictError(f"{c.slug!r} was changed by someone else since you opened it; nothing was written — "
+                            "reload and edit again")  # fmt: skip
+    if c.stage not in BEFORE_LETTER:
+        raise ConflictError(f"{c.slug!r} is {c.stage}: after the letter only triggers change it "
+                            "(extend-deadline, cancel)")  # fmt: skip
+    if data.slug != c.slug:
+        raise ConsultError(f"the file is for {data.slug!r}, not {c.slug!r} (the slug cannot be edited)")
+    if c.stage == Stage.DECIDED.value and not data.questions:
+        raise ConsultError("a decided consultation needs at least one question")
+    wanted = data.model_dump(include=set(EDITABLE))
+    changed = {k: {"from": _json(getattr(c, k)), "to": _json(v)} for k, v in wanted.items() if getattr(c, k) != v}
+    if data.recipients is not None and stored_audience(data.recipients) != c.audience:
+        changed["recipients"] = {"from": c.audience, "to": stored_audience(data.recipients)}
+    if not changed:
+        return {}
+    for k in changed:
+        if k == "recipients":
+            c.audience = stored_audience(data.recipients)
+        else:
+            setattr(c, k, wanted[k])
+    facts = facts_of(c, policy=policy)
+    if c.stage == Stage.DECIDED.value:
+        decide = ensure_allowed(Stage.PROPOSED, Trigger.DECIDE)
+        check_guards(decide, facts, now)
+    refresh_timer(c, policy=policy, now=now)
+    record_action(session=session, consultation=c, action=Action.EDIT, actor=actor, now=now,
+                  details={"changed": changed})  # fmt: skip
+    return changed
+
+
+def _json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date | datetime) else value
 
 
 def record_decision(*, session: Session, consultation: Consultation, data: ConsultationCreate) -> None:

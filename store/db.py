@@ -6,6 +6,7 @@ waits for another rather than failing at once; PostgreSQL URLs are routed to psy
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,7 +31,7 @@ def make_engine(url: str) -> Engine:
         path = make_url(url).database
         if path and path != ":memory:":
             Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, json_serializer=_json)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection, _record) -> None:
@@ -41,7 +42,13 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, json_serializer=_json)
+
+
+def _json(value: object) -> str:
+    """JSON columns keep Arabic and Chinese as written, not as \\u escapes: staff search
+    the answers' text with LIKE, and the stored text reads as what was sent."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from config.policy import Policy
 from states.errors import ConsultError
 from states.timing import deadline_instant, start_instant
 from store.models import ConsultationCreate, validated
+from store.tables import Consultation
 
 KEYS = {
     "slug", "decided_on", "timezone", "letter_date", "opens_at", "deadline", "meeting_on", "meeting_place",
@@ -90,3 +91,25 @@ def read_raw(path: Path) -> dict[str, Any]:
 
 def read_decision_file(path: Path, *, policy: Policy, default_timezone: str | None = None) -> ConsultationCreate:
     return parse_decision(read_raw(path), policy=policy, where=str(path), default_timezone=default_timezone)
+
+
+def decision_of(c: Consultation) -> dict[str, Any]:
+    """A consultation as a decision file's fields: what `consult edit` and the web's edit
+    form start from, so a file or form that leaves a field out keeps its value."""
+    raw: dict[str, Any] = {
+        "slug": c.slug, "title": dict(c.title), "questions": [dict(q) for q in c.questions], "timezone": c.timezone,
+        "decided_on": c.decided_on, "letter_date": c.letter_date, "opens_at": c.opens_at, "deadline": c.deadline,
+        "meeting_on": c.meeting_on, "meeting_place": c.meeting_place, "contact_name": c.contact_name,
+        "contact_email": c.contact_email, "min_open_days": c.min_open_days, "meeting_gap_days": c.meeting_gap_days,
+        "reminder_offsets_days": c.reminder_offsets, "recipients": c.audience,
+    }  # fmt: skip
+    return {k: v for k, v in raw.items() if v is not None}
+
+
+def merged(current: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """`given` over `current`; a new letter date without its own opening re-derives the
+    opening (the start of the letter day), as for a new consultation."""
+    raw = {**current, **given}
+    if "letter_date" in given and "opens_at" not in given:
+        raw.pop("opens_at", None)
+    return {k: v for k, v in raw.items() if v is not None}

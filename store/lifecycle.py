@@ -70,6 +70,9 @@ def fire(
             c.letter_number = _reserve_letter_number(session=session, consultation=c, year=c.letter_issued_on.year,
                                                      first=changes.allocate_letter_number_from)  # fmt: skip
             details["letter_number"] = c.letter_number
+        if changes.free_slug:  # `id~slug` cannot collide: slugs have no `~`, ids are unique
+            c.discarded_slug, c.slug = c.slug, f"{repo.key(c)}~{c.slug}"[:80]
+            details["slug"] = c.discarded_slug
         issued = None
         if row.issues is not None:
             seq = archive.next_seq(session=session, consultation_id=repo.key(c), kind=row.issues)

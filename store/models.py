@@ -227,7 +227,7 @@ class StakeholderCreate(BaseModel):
     @field_validator("category")
     @classmethod
     def _category(cls, value: str) -> str:
-        value = value.strip().lower()
+        value = "_".join(value.strip().lower().replace("-", " ").split())  # "Member State" too
         if value not in CATEGORIES:
             raise ValueError(f"unknown category {value!r}; use one of {', '.join(CATEGORIES)}")
         return value

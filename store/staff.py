@@ -13,7 +13,8 @@ from argon2.exceptions import VerificationError
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from states.errors import ConsultError
+from states.contract import Role
+from states.errors import ConsultError, NotFound
 from store.tables import StaffSession, StaffUser
 
 _hasher = PasswordHasher()
@@ -23,8 +24,12 @@ def find_staff(*, session: Session, name: str) -> StaffUser | None:
     return session.exec(select(StaffUser).where(StaffUser.name == name.strip())).first()
 
 
-def add_staff(*, session: Session, name: str, password: str, now: datetime) -> StaffUser:
+def add_staff(*, session: Session, name: str, password: str, now: datetime, role: str | None = None) -> StaffUser:
+    """A new account (role: editor unless given), or a new password — and the role, if
+    given — for an existing one."""
     name = name.strip()
+    if role is not None and role not in {r.value for r in Role}:
+        raise ConsultError(f"unknown role {role!r}; roles are {', '.join(r.value for r in Role)}")
     if not name or len(name) > 80 or not name.isprintable():
         raise ConsultError("a staff name is 1–80 printable characters")
     if len(password) < 10:
@@ -32,9 +37,11 @@ def add_staff(*, session: Session, name: str, password: str, now: datetime) -> S
     existing = find_staff(session=session, name=name)
     if existing is not None:
         existing.password_hash = _hasher.hash(password)
+        if role is not None:
+            existing.role = role
         _end_sessions(session=session, user=existing)  # a new password logs every browser out
         return existing
-    user = StaffUser(name=name, password_hash=_hasher.hash(password), created_at=now)
+    user = StaffUser(name=name, password_hash=_hasher.hash(password), created_at=now, role=role or Role.EDITOR.value)
     session.add(user)
     return user
 
@@ -50,6 +57,28 @@ def verify_staff(*, session: Session, name: str, password: str) -> StaffUser | N
     except VerificationError:
         return None
     return user
+
+
+def list_staff(*, session: Session) -> list[StaffUser]:
+    return list(session.exec(select(StaffUser).order_by(col(StaffUser.name))))
+
+
+def set_role(*, session: Session, name: str, role: str, by: str) -> StaffUser:
+    """Change an account's role (takes effect on its next request). The last admin cannot
+    step down: someone must still be able to manage accounts."""
+    if role not in {r.value for r in Role}:
+        raise ConsultError(f"unknown role {role!r}; roles are {', '.join(r.value for r in Role)}")
+    user = find_staff(session=session, name=name)
+    if user is None:
+        raise NotFound(f"no staff user {name!r}")
+    if user.role == Role.ADMIN.value and role != Role.ADMIN.value and _admins(session) <= 1:
+        raise ConsultError(f"{name} is the last admin: make someone else admin first")
+    user.role = role
+    return user
+
+
+def _admins(session: Session) -> int:
+    return len(list(session.exec(select(StaffUser.id).where(StaffUser.role == Role.ADMIN.value))))
 
 
 def remove_staff(*, session: Session, name: str) -> bool:

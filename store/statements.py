@@ -71,3 +71,10 @@ def bound_value(column: Column, value: Any, dialect: Dialect) -> Any:
     """`value` as SQLAlchemy would hand it to the driver for `column` (its type's conversion)."""
     process = column.type.dialect_impl(dialect).bind_processor(dialect)
     return process(value) if process else value
+
+
+def contains(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, its own `%`, `_` and `\\` taken literally
+    (use with `escape="\\"`): a search for "100%" is not a search for "100"."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

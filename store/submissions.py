@@ -13,15 +13,16 @@ from pydantic import TypeAdapter
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from states import Stage
+from states import Action, Stage
 from states.errors import Conflict, ConsultError, NotFound
 from states.guards import accepting_responses
 from states.timing import zone
+from store import consultations as repo
 from store.attachments import stored_name
 from store.consultations import plan_of
 from store.models import Answer, SubmissionCreate
 from store.statements import bound_value, insert_new, insert_rows
-from store.tables import Consultation, Submission
+from store.tables import AuditEntry, Consultation, Submission
 
 
 class NotAccepting(Conflict):
@@ -122,12 +123,34 @@ def responded_emails(*, session: Session, consultation_id: int) -> frozenset[str
     return frozenset(session.exec(select(Submission.email).where(Submission.consultation_id == consultation_id)))
 
 
-def set_published(*, session: Session, reference: str, published: bool) -> Submission:
-    row = session.exec(select(Submission).where(Submission.reference == reference)).first()
+def moderate(
+    *, session: Session, consultation: Consultation, reference: str, publish: bool, reason: str, actor: str,
+    now: datetime,
+) -> Submission:  # fmt: skip
+    """Withhold a response from the public pages, or publish it again, for a reason kept in
+    the consultation's audit log (who, when, why); staff still read it in full."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ConsultError("give a reason: it is kept in the audit log with who withheld or published the response")
+    if len(reason) > 500:
+        raise ConsultError("the reason is at most 500 characters")
+    row = by_reference(session=session, consultation_id=repo.key(consultation), reference=reference)
     if row is None:
-        raise NotFound(f"no response {reference!r}")
-    row.published = published
+        raise NotFound(f"{consultation.slug}: no response {reference!r}")
+    if row.published == publish:
+        raise ConsultError(f"response {reference} is already {'published' if publish else 'withheld'}")
+    row.published = publish
+    repo.record_action(session=session, consultation=consultation, actor=actor, now=now, reason=reason,
+                       action=Action.PUBLISH_RESPONSE if publish else Action.WITHHOLD_RESPONSE,
+                       details={"reference": reference, "name": row.name})  # fmt: skip
     return row
+
+
+def moderation_history(*, session: Session, consultation_id: int, reference: str) -> list[AuditEntry]:
+    """Who withheld or published this response, when and why."""
+    actions = (Action.WITHHOLD_RESPONSE.value, Action.PUBLISH_RESPONSE.value)
+    return [e for e in repo.audit_log(session=session, consultation_id=consultation_id)
+            if e.trigger in actions and e.details.get("reference") == reference]  # fmt: skip
 
 
 IMPORTABLE = frozenset({Stage.OPEN, Stage.CLOSED, Stage.COMPILED})  # until the compilation is published

@@ -40,6 +40,10 @@ class Consultation(SQLModel, table=True):
     last_reminder_days: int | None = None
     alerts_done: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     next_due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, index=True))
+    # Discarded before its letter (a test, a mistake): off every public page, its slug free
+    # again (renamed `slug~id`), the original kept here and its audit log kept whole.
+    discarded_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    discarded_slug: str | None = Field(default=None, max_length=80)
     stage: str = Field(max_length=20, index=True)
     version: int = Field(default=1)
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
@@ -47,7 +51,9 @@ class Consultation(SQLModel, table=True):
 
 
 class AuditEntry(SQLModel, table=True):
-    """One stage change. Append-only: the database refuses UPDATE and DELETE on it."""
+    """One stage change, or one recorded action that leaves the stage as it is (an edit, a
+    response withheld or published: states.Action). Append-only: the database refuses
+    UPDATE and DELETE on it."""
 
     __tablename__ = "audit_entry"
     __table_args__ = (UniqueConstraint("consultation_id", "seq", name="uq_audit_consultation_seq"),)
@@ -183,7 +189,10 @@ class Submission(SQLModel, table=True):
     """
 
     __tablename__ = "submission"
-    __table_args__ = (UniqueConstraint("consultation_id", "email", name="uq_submission_consultation_email"),)
+    __table_args__ = (
+        UniqueConstraint("consultation_id", "email", name="uq_submission_consultation_email"),
+        Index("ix_submission_consultation_id_id", "consultation_id", "id"),  # the staff table pages by id
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     consultation_id: int = Field(foreign_key="consultation.id", index=True)
@@ -210,6 +219,7 @@ class StaffUser(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=80, unique=True)
     password_hash: str = Field(max_length=200)  # argon2
+    role: str = Field(default="editor", max_length=20)  # states.Role
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
@@ -243,3 +253,18 @@ class PendingNotice(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     queued_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     messages: int | None = None  # how many messages the fan-out queued
+
+
+class RegistryEntry(SQLModel, table=True):
+    """What staff did to the stakeholder registry (an import, a re-subscription), who and
+    why. Append-only, like the consultations' audit log."""
+
+    __tablename__ = "registry_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    stakeholder_id: int | None = Field(default=None, foreign_key="stakeholder.id", index=True)
+    action: str = Field(max_length=30)
+    actor: str = Field(max_length=120)
+    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -138,6 +138,26 @@ class ResponseView(View):
     received_at: Instant
 
 
+class StaffResponseView(ResponseView):
+    """A response as staff read it: withheld ones too, with the address and channel."""
+
+    email: str
+    channel: str
+    published: bool
+
+
+class StaffResponses(View):
+    total: int  # matching the filter
+    next_before: int | None  # pass as `before` for the next page
+    responses: list[StaffResponseView]
+
+
+class Moderated(View):
+    reference: str
+    published: bool
+    audit: AuditView
+
+
 class Receipt(ResponseView):
     created: bool
 
@@ -211,3 +231,8 @@ def response_view(s: Submission) -> ResponseView:
         language=s.language, summary=s.summary, answers=s.answers, has_attachment=s.attachment_path is not None,
         received_at=s.received_at,
     )  # fmt: skip
+
+
+def staff_response_view(s: Submission) -> StaffResponseView:
+    return StaffResponseView(**response_view(s).model_dump(), email=s.email, channel=s.channel,
+                             published=s.published)  # fmt: skip

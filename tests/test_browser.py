@@ -38,8 +38,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
            "CONSULT_NOW": "2017-07-01T08:00:00Z"}  # fmt: skip
     consult = str(BIN / "consult")
     subprocess.run([consult, "demo"], env=env, check=True, capture_output=True)
-    subprocess.run([consult, "staff", "add", "secretariat", "--password-stdin"], input=PASSWORD + "\n", text=True,
-                   env=env, check=True, capture_output=True)  # fmt: skip
+    for name, role in (("secretariat", "editor"), ("moderator", "moderator"), ("viewer", "viewer")):
+        subprocess.run([consult, "staff", "add", name, "--role", role, "--password-stdin"], input=PASSWORD + "\n",
+                       text=True, env=env, check=True, capture_output=True)  # fmt: skip
     port = free_port()
     proc = subprocess.Popen([consult, "serve", "--port", str(port), "--no-clock"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
@@ -126,6 +127,78 @@ def test_staff_start_issue_and_watch_the_board(server: str, browser) -> None:
     assert page.locator('section[data-stage="decided"] .card[data-slug="gender-2017"]').count() == 0
     assert asked and "cannot be undone" in asked[0]
     page.screenshot(path=str(ARTIFACTS / "staff-letter-issued.png"), full_page=True)
-    page.goto(f"{server}/?lang=en")
+    page.goto(f"{server}/?lang=en")  # the public home: what is open, and what is coming
+    assert page.locator('#coming .card[data-slug="gender-2017"]').count() == 1
+    page.goto(f"{server}/board?lang=en")  # the public stage board
     assert page.locator('section[data-stage="letter_issued"] .card[data-slug="gender-2017"]').count() == 1
     page.close()
+
+
+def _log_in(browser, server: str, name: str):
+    page = browser.new_context().new_page()  # a context each: its own cookies
+    page.goto(f"{server}/staff/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server}/staff")
+    return page
+
+
+def test_editor_moderator_and_viewer(server: str, browser) -> None:
+    """An editor fixes a question's typo before the letter; a moderator withholds a
+    response with a reason; a viewer reads everything and every action is refused."""
+    editor = _log_in(browser, server, "secretariat")
+    editor.click("#new-consultation")
+    editor.fill("input[name=slug]", "typo-2017")
+    editor.fill("input[name=title_en]", "Fixing typos")
+    editor.fill("textarea[name=questions_en]", "Waht approaches work?\nWho pays?")
+    editor.fill("textarea[name=questions_ar]", "ما هي المقاربات الناجحة؟\nمن يدفع؟")
+    for field, value in (("decided_on", "2017-06-30"), ("letter_date", "2017-07-03"), ("deadline", "2017-09-15"),
+                         ("meeting_on", "2017-10-16")):  # fmt: skip
+        editor.fill(f"input[name={field}]", value)
+    editor.click("#create")
+    editor.wait_for_url("**/staff?done=created+typo-2017")
+    editor.click('a[data-edit="typo-2017"]')
+    box = editor.locator("textarea[name=questions_en]")
+    box.fill(box.input_value().replace("Waht", "What"))
+    editor.click("#save")
+    editor.wait_for_url("**/staff?done=*")
+    assert editor.locator("p.ok").inner_text() == "typo-2017: changed questions"
+    editor.goto(f"{server}/consultations/typo-2017?lang=en")
+    assert "What approaches work?" in editor.content() and "Waht" not in editor.content()
+    assert "edit" in editor.content()  # the audit log shows the edit
+    editor.screenshot(path=str(ARTIFACTS / "editor-fixed-typo.png"), full_page=True)
+
+    moderator = _log_in(browser, server, "moderator")
+    assert moderator.locator("button[data-trigger]").count() == 0  # no trigger is a moderator's
+    moderator.click('a[data-responses="ott-2017"]')
+    first = moderator.locator("table.responses tr[data-reference] a").first
+    reference = first.inner_text()
+    first.click()
+    moderator.fill("input[name=reason]", "contains a private phone number")
+    moderator.once("dialog", lambda dialog: dialog.accept())
+    moderator.click('button[data-moderate="withhold"]')
+    moderator.wait_for_url("**/responses?done=*")
+    assert moderator.locator("p.ok").inner_text() == f"{reference} withheld"
+    moderator.goto(f"{server}/staff/consultations/ott-2017/responses/{reference}")
+    assert "Withheld from the public pages" in moderator.content()
+    assert "contains a private phone number" in moderator.locator("table[data-history]").inner_text()
+    moderator.screenshot(path=str(ARTIFACTS / "moderator-withheld.png"), full_page=True)
+    public = moderator.request.get(f"{server}/consultations/ott-2017/responses").text()
+    assert reference not in public
+
+    viewer = _log_in(browser, server, "viewer")
+    assert viewer.locator("button[data-trigger]").count() == 0 and viewer.locator("a[data-edit]").count() == 0
+    viewer.goto(f"{server}/staff/consultations/ott-2017/responses/{reference}")
+    assert "contains a private phone number" in viewer.content()  # reads everything, withheld ones too
+    assert viewer.locator("button[data-moderate]").count() == 0
+    csrf = viewer.locator("input[name=csrf]").first.get_attribute("value")
+    for path, form in ((f"/staff/consultations/ott-2017/responses/{reference}/publish", {"reason": "x"}),
+                       ("/staff/consultations/typo-2017/fire/issue-letter", {"letter_number": "CL-17/50"}),
+                       ("/staff/consultations/typo-2017/edit", {"meeting_place": "Bern"}),
+                       ("/staff/consultations/ott-2017/mail/hold", {})):  # fmt: skip
+        refused = viewer.request.post(f"{server}{path}", form={"csrf": csrf, **form}, max_redirects=0)
+        assert refused.status == 403, path
+    viewer.goto(f"{server}/staff/new")
+    assert "needs the editor role" in viewer.content()
+    viewer.screenshot(path=str(ARTIFACTS / "viewer-refused.png"), full_page=True)

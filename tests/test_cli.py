@@ -108,7 +108,7 @@ def test_extend_deadline_and_cancel(consult) -> None:
         (
             True,
             ["advance", "ott-2017", "report", NOW],
-            "not allowed in stage 'decided'; allowed there: cancel, issue-letter",
+            "not allowed in stage 'decided'; allowed there: cancel, discard, issue-letter",
         ),
         (True, ["advance", "ott-2017", "publish", NOW], "unknown trigger 'publish'"),
         (True, ["advance", "ott-2017", "issue-letter", "--now=2017-06-14T10:00:00"], "has no UTC offset"),

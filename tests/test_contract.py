@@ -81,7 +81,7 @@ def test_next_timer_and_next_step_come_from_the_rows() -> None:
 
 
 def test_staff_rows_are_the_board_s_buttons() -> None:
-    assert [r.trigger for r in staff_rows(Stage.DECIDED)] == [Trigger.ISSUE_LETTER, Trigger.CANCEL]
+    assert [r.trigger for r in staff_rows(Stage.DECIDED)] == [Trigger.ISSUE_LETTER, Trigger.CANCEL, Trigger.DISCARD]
     assert Trigger.COMPILE not in [r.trigger for r in staff_rows(Stage.CLOSED)]  # the flow's, not staff's
     drafted = [r.trigger for r in staff_rows(Stage.COMPILED)]
     assert Trigger.COMPILE in drafted and Trigger.PUBLISH_COMPILATION in drafted  # re-draft, or publish

@@ -77,7 +77,9 @@ def test_staff_actions_on_unknown_things_are_404(client: TestClient, session: Se
     client.post("/staff/login", data={"name": STAFF[0], "password": STAFF[1], "csrf": token.group(1)})
     csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/staff").text)
     assert csrf is not None
-    gone = client.post("/staff/responses/R-NOPE/withhold", data={"csrf": csrf.group(1)})
+    consultation_in(session, Stage.OPEN, slug="ott-2017")
+    gone = client.post("/staff/consultations/ott-2017/responses/R-NOPE/withhold",
+                       data={"csrf": csrf.group(1), "reason": "spam"})  # fmt: skip
     assert gone.status_code == 404 and "no response &#39;R-NOPE&#39;" in gone.text
 
 

@@ -91,7 +91,8 @@ def test_the_2017_gender_divide_round(session: Session, engine: Engine, database
     assert import_file(session=session, consultation=c, path=emailed, now=geneva(date(2017, 12, 28)),
                        attachments=tmp_path / "attachments") == (1, 0)  # fmt: skip
     spam = next(s for s in submissions.all_for(session=session, consultation_id=repo.key(c)) if s.name == "Spam")
-    submissions.set_published(session=session, reference=spam.reference, published=False)
+    submissions.moderate(session=session, consultation=c, reference=spam.reference, publish=False, reason="spam",
+                         actor="staff:test", now=geneva(date(2017, 12, 28)))  # fmt: skip
     session.commit()
 
     # Staff publish the compilation: now, and only now, stakeholders are told — once.

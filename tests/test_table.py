@@ -25,6 +25,8 @@ EXPECTED: dict[tuple[Stage, Trigger], Stage] = {
     (S.PUBLISHED, T.HOLD_MEETING): S.MEETING_HELD,
     (S.MEETING_HELD, T.REPORT): S.REPORTED,
     **{(s, T.CANCEL): S.CANCELLED for s in Stage if s not in (S.REPORTED, S.CANCELLED)},
+    (S.PROPOSED, T.DISCARD): S.CANCELLED,  # before the letter only: nothing went out
+    (S.DECIDED, T.DISCARD): S.CANCELLED,
 }
 
 TZ = "Europe/Geneva"
@@ -49,6 +51,7 @@ WHEN: dict[Trigger, tuple[datetime, dict]] = {
     T.CANCEL: (datetime(2017, 7, 1, tzinfo=UTC), {"reason": "council withdrew the topic"}),
     T.EXTEND_DEADLINE: (datetime(2017, 8, 20, tzinfo=UTC), {"new_deadline": deadline_instant(date(2017, 8, 26), TZ)}),
     T.PROPOSE: (datetime(2017, 5, 1, tzinfo=UTC), {}),
+    T.DISCARD: (datetime(2017, 5, 27, tzinfo=UTC), {"reason": "a rehearsal"}),
 }
 
 

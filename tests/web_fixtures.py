@@ -27,7 +27,7 @@ def settings_for(url: str, data: Path, now: datetime = NOW) -> Settings:
 
 @pytest.fixture
 def client(engine: Engine, database_url: str, tmp_path: Path, session: Session) -> Iterator[TestClient]:
-    add_staff(session=session, name=STAFF[0], password=STAFF[1], now=NOW)
+    add_staff(session=session, name=STAFF[0], password=STAFF[1], now=NOW, role="admin")
     session.commit()
     app = create_app(settings_for(database_url, tmp_path), engine=engine, rate_limit=1000)
     with TestClient(app) as c:

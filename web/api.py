@@ -11,15 +11,16 @@ the background, after the answer (notifications/fanout.py).
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Body, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, HTTPException, Query, Request, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from icalendar import Alarm, Calendar, Event
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from sqlmodel import select
 
 from states import ConsultError, Stage, Trigger, parse_request
+from states.contract import Role
 from states.languages import pick
 from states.machine import ensure_allowed
 from states.table import TRANSITIONS
@@ -29,6 +30,7 @@ from store import lifecycle, submissions
 from store.counts import response_counts
 from store.decision_file import parse_decision
 from store.models import SubmissionCreate
+from store.response_search import ResponseFilter, search
 from store.staff import find_staff, verify_staff
 from store.tables import Consultation
 from store.views import (
@@ -37,14 +39,18 @@ from store.views import (
     Created,
     Fired,
     Health,
+    Moderated,
     Receipt,
     ResponseView,
+    StaffResponses,
     audit_view,
     consultation_view,
     created_view,
     detail_view,
     response_view,
+    staff_response_view,
 )
+from web.access import Identity, ensure_may, identity, refuse
 from web.context import DB, fan_out_later, web
 from web.security import ARGON2_SLOTS, cross_site, csrf_ok
 
@@ -52,9 +58,9 @@ router = APIRouter()
 basic = HTTPBasic(auto_error=False)
 
 
-def staff_actor(
+def staff_identity(
     request: Request, session: DB, credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)]
-) -> str:
+) -> Identity:
     """A plain `def`: FastAPI runs it (and argon2's verification) off the event loop.
 
     HTTP Basic is for non-browser clients: a browser's cross-site request carrying it (a
@@ -70,7 +76,7 @@ def staff_actor(
         given = credentials.username
         account = find_staff(session=session, name=given)  # a removed user or a new password: no cache hit
         if account is not None and context.basic_cache.get(account.name, credentials.password, account.password_hash):
-            return f"staff:{account.name}"
+            return Identity(account.name, Role(account.role))
         wait = context.login_throttle.wait(name=given, address=address)
         if wait:
             raise HTTPException(429, f"too many wrong passwords: try again in {wait} seconds",
@@ -82,14 +88,23 @@ def staff_actor(
             raise HTTPException(401, "wrong staff name or password", headers={"WWW-Authenticate": "Basic"})
         context.login_throttle.succeeded(name=given)
         context.basic_cache.put(user.name, credentials.password, user.password_hash)
-        return f"staff:{user.name}"
-    name = request.session.get("staff")
-    if name and csrf_ok(request, request.headers.get("x-csrf-token")):
-        return f"staff:{name}"
+        return Identity(user.name, Role(user.role))
+    who = identity(request)
+    if who is not None and csrf_ok(request, request.headers.get("x-csrf-token")):
+        return who
     raise HTTPException(401, "staff login required", headers={"WWW-Authenticate": "Basic"})
 
 
-Staff = Annotated[str, Depends(staff_actor)]
+class ApiNeeds:
+    """An API route's least role (web/access.py): no credentials → 401, too low → 403."""
+
+    def __init__(self, role: Role) -> None:
+        self.role = role
+
+    def __call__(self, request: Request, who: Annotated[Identity, Depends(staff_identity)]) -> Identity:
+        if not who.may(self.role):
+            raise refuse(who, self.role, f"{request.method} {request.url.path}")
+        return who
 
 
 @router.get("/healthz", response_model=Health)
@@ -112,7 +127,11 @@ def list_consultations(request: Request, session: DB, stage: str | None = None) 
 
 @router.post("/api/consultations", status_code=201, response_model=Created)
 def create_consultation(
-    request: Request, session: DB, actor: Staff, decision: Annotated[dict[str, Any], Body()], proposed: bool = False
+    request: Request,
+    session: DB,
+    who: Annotated[Identity, Depends(ApiNeeds(Role.EDITOR))],
+    decision: Annotated[dict[str, Any], Body()],
+    proposed: bool = False,
 ) -> Created:
     """Start a consultation from a council decision (the decision-file format, as JSON; dates as ISO strings)."""
     raw = dict(decision)
@@ -126,7 +145,12 @@ def create_consultation(
     settings = web(request).settings
     data = parse_decision(raw, policy=settings.policy, where="decision", default_timezone=settings.timezone)
     created = repo.create_consultation(
-        session=session, data=data, proposed=proposed, actor=actor, now=web(request).clock(), policy=settings.policy
+        session=session,
+        data=data,
+        proposed=proposed,
+        actor=who.actor,
+        now=web(request).clock(),
+        policy=settings.policy,
     )
     session.commit()
     return created_view(created.consultation, created.warnings, now=web(request).clock())
@@ -163,16 +187,18 @@ TransitionRequest = _transition_request()
 
 @router.post("/api/consultations/{ref}/transitions/{trigger}", response_model=Fired)
 def fire_transition(
-    request: Request, session: DB, actor: Staff, ref: str, trigger: str, background: BackgroundTasks,
+    request: Request, session: DB, who: Annotated[Identity, Depends(ApiNeeds(Role.VIEWER))], ref: str, trigger: str,
+    background: BackgroundTasks,
     body: TransitionRequest | None = None,  # type: ignore[valid-type]  # built from the table above
 ) -> Fired:  # fmt: skip
     context = web(request)
     c = repo.get(session=session, ref=ref)
     parsed = Trigger.parse(trigger)
     row = ensure_allowed(Stage(c.stage), parsed)
+    ensure_may(who, row)  # the row says who may fire it
     params = parse_request(row, body.model_dump() if body is not None else {}, timezone=c.timezone)
     fired = lifecycle.fire(
-        session=session, consultation=c, trigger=parsed, actor=actor, now=context.clock(),
+        session=session, consultation=c, trigger=parsed, actor=who.actor, now=context.clock(),
         policy=context.settings.policy, documents=context.documents, request=params,
     )  # fmt: skip
     session.commit()
@@ -215,6 +241,39 @@ def _field_error(error: dict[str, Any]) -> dict[str, Any]:
 def list_submissions(session: DB, ref: str) -> list[ResponseView]:
     c = repo.get(session=session, ref=ref)
     return [response_view(s) for s in submissions.published(session=session, consultation_id=repo.key(c))]
+
+
+@router.get("/api/consultations/{ref}/responses", response_model=StaffResponses)
+def staff_responses(
+    request: Request, session: DB, who: Annotated[Identity, Depends(ApiNeeds(Role.VIEWER))], ref: str,
+    before: int | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> StaffResponses:  # fmt: skip
+    """Every response, withheld ones too (staff): newest first, filtered like the staff
+    table (q, category, country, language, channel, status, attachment), paged by `before`."""
+    c = repo.get(session=session, ref=ref)
+    wanted = ResponseFilter.of(dict(request.query_params))
+    page = search(session=session, consultation_id=repo.key(c), wanted=wanted, before=before, limit=limit)
+    return StaffResponses(total=page.total, next_before=page.next_before,
+                          responses=[staff_response_view(s) for s in page.rows])  # fmt: skip
+
+
+class ModerationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500, description="kept in the audit log")
+
+
+@router.post("/api/consultations/{ref}/responses/{reference}/{action}", response_model=Moderated)
+def moderate_response(
+    request: Request, session: DB, who: Annotated[Identity, Depends(ApiNeeds(Role.MODERATOR))], ref: str,
+    reference: str, action: Literal["withhold", "publish"], body: ModerationRequest,
+) -> Moderated:  # fmt: skip
+    """Withhold a response from the public pages, or publish it again, for a reason (audited)."""
+    c = repo.get(session=session, ref=ref)
+    s = submissions.moderate(session=session, consultation=c, reference=reference, publish=action == "publish",
+                             reason=body.reason, actor=who.actor, now=web(request).clock())  # fmt: skip
+    session.commit()
+    entry = submissions.moderation_history(session=session, consultation_id=repo.key(c), reference=reference)[-1]
+    return Moderated(reference=s.reference, published=s.published, audit=audit_view(entry))
 
 
 @router.get(

@@ -22,9 +22,11 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from config import Settings
 from documents.archive import Renderer
+from states.contract import Role
 from store.db import make_engine
 from store.staff import session_user
-from web import api, errors, pages, staff
+from web import api, errors, pages, staff, staff_mail, staff_registry, staff_responses
+from web.access import Identity
 from web.context import NoticeWorker, Web
 from web.security import BodyLimit, RateLimit, SecurityHeaders, StaffSessions
 
@@ -73,10 +75,10 @@ def create_app(
         warnings=[] if demo else settings.placeholder_warnings(),
     )
 
-    def staff_of(token: str) -> str | None:
+    def staff_of(token: str) -> Identity | None:
         with Session(engine) as session:
             user = session_user(session=session, token=token) if token else None
-            return user.name if user else None
+            return Identity(user.name, Role(user.role)) if user else None
 
     app.add_middleware(StaffSessions, lookup=staff_of)  # inside the session middleware: it reads the session
     app.add_middleware(SessionMiddleware, secret_key=_secret_key(settings), same_site="lax",
@@ -86,5 +88,8 @@ def create_app(
     errors.install(app)
     app.include_router(api.router)
     app.include_router(staff.router)
+    app.include_router(staff_responses.router)
+    app.include_router(staff_mail.router)
+    app.include_router(staff_registry.router)
     app.include_router(pages.router)
     return app

@@ -27,6 +27,8 @@ from notifications.effects import receive
 from notifications.fanout import fan_out_for, stop_with_parent
 from states import Stage
 from states.clock import next_step
+from states.contract import Role
+from states.errors import Forbidden
 from states.languages import LANGUAGES, pick
 from states.timing import zone
 from store import consultations as repo
@@ -34,7 +36,8 @@ from store.consultations import snapshot
 from store.models import SubmissionCreate
 from store.submissions import Received
 from web import i18n
-from web.security import CredentialCache, LoginThrottle, RateLimit
+from web.access import identity
+from web.security import CredentialCache, LoginThrottle, RateLimit, csrf_ok
 
 T = TypeVar("T")
 MAX_BODY = 12 * 1024 * 1024  # a 10 MB attachment plus the form around it
@@ -126,6 +129,20 @@ def session_for(request: Request) -> Iterator[Session]:
 DB = Annotated[Session, Depends(session_for)]
 
 
+def writing_session(request: Request) -> Session:
+    """A session for a handler's work in the thread pool (it commits itself)."""
+    return Session(web(request).engine, expire_on_commit=False)
+
+
+async def checked_form(request: Request) -> dict[str, str]:
+    """A staff form's text fields; refused (403) unless it carries this session's CSRF token."""
+    form = await request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    if not csrf_ok(request, values.get("csrf")):
+        raise Forbidden("this form has expired or came from another site: reload the page and try again")
+    return values
+
+
 def fan_out_later(background: BackgroundTasks, context: Web) -> None:
     """After the answer: the notices a committed transition owes, one message per
     stakeholder (thousands, for a letter), in the web's fan-out process.
@@ -145,7 +162,8 @@ def render(
         request, template,
         {"lang": lang, "dir": i18n.direction(lang), "t": i18n.words(lang), "languages": LANGUAGES, "pick": pick,
          "autonym": i18n.autonym,
-         "staff": request.session.get("staff"), "server_now": web(request).clock().isoformat(), **context},
+         "staff": request.session.get("staff"), "who": identity(request), "Role": Role,
+         "server_now": web(request).clock().isoformat(), **context},
         status_code=status, headers=headers,
     )  # fmt: skip
 

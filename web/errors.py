@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from states.errors import ConsultError, Kind
+from web.access import LoginRequired
 from web.context import render
 
 STATUS = {
@@ -19,6 +20,7 @@ STATUS = {
     Kind.CONFLICT: 409,
     Kind.BUSY: 503,
     Kind.INTEGRITY: 500,
+    Kind.FORBIDDEN: 403,
 }
 RETRY_AFTER = "5"
 
@@ -53,6 +55,13 @@ def install(app: FastAPI) -> None:
             return error_page(request, status, str(exc))
         headers = {"Retry-After": RETRY_AFTER} if status == 503 else None
         return JSONResponse({"detail": str(exc), "kind": exc.kind.value}, status_code=status, headers=headers)
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        if wants_json(request):
+            return JSONResponse({"detail": "staff login required"}, status_code=401,
+                                headers={"WWW-Authenticate": "Basic"})  # fmt: skip
+        return RedirectResponse("/staff/login", status_code=303)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:

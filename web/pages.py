@@ -35,8 +35,32 @@ HAS_COMPILATION = frozenset({Stage.PUBLISHED, Stage.MEETING_HELD, Stage.REPORTED
 HAS_REPORT = frozenset({Stage.MEETING_HELD, Stage.REPORTED})
 
 
+COMING = (Stage.LETTER_ISSUED, Stage.DECIDED)
+
+
 @router.get("/", response_class=HTMLResponse)
+def home(request: Request, session: DB, q: str = "") -> HTMLResponse:
+    """What a visitor wants: what is open now (with its deadline and countdown), what is
+    coming, and a search over every consultation's title and letter number."""
+    now = web(request).clock()
+    rows = repo.list_consultations(session=session)
+    open_now = sorted((c for c in rows if c.stage == Stage.OPEN.value), key=lambda c: c.deadline or now)
+    coming = sorted((c for c in rows if c.stage in COMING), key=lambda c: c.opens_at or c.deadline or now)
+    wanted = " ".join(q.split())[:200].casefold()
+    found = [c for c in rows if wanted and _matches(c, wanted)] if wanted else None
+    return render(request, "home.html", open_now=[card(c, now) for c in open_now],
+                  coming=[card(c, now) for c in coming], q=q[:200], now=now,
+                  found=[card(c, now) for c in found] if found is not None else None)  # fmt: skip
+
+
+def _matches(c: Consultation, wanted: str) -> bool:
+    texts = [*c.title.values(), c.slug, c.letter_number or ""]
+    return any(wanted in t.casefold() for t in texts)
+
+
+@router.get("/board", response_class=HTMLResponse)
 def board(request: Request, session: DB) -> HTMLResponse:
+    """Every consultation by stage, read-only (the staff board, without its actions)."""
     now = web(request).clock()
     rows = repo.list_consultations(session=session)
     columns = [(stage, [card(c, now) for c in rows if c.stage == stage.value]) for stage in Stage]

@@ -181,7 +181,8 @@ def cross_site(request: Request) -> bool:
 class StaffSessions:
     """A staff cookie counts only while its session is held on the server (ended by logout,
     by `consult staff remove`, by a new password): otherwise the cookie's staff identity is
-    dropped before the request is handled."""
+    dropped before the request is handled. `lookup(token)` gives the user's identity (name
+    and role) or None."""
 
     def __init__(self, app: ASGIApp, *, lookup) -> None:
         self.app, self.lookup = app, lookup
@@ -192,9 +193,11 @@ class StaffSessions:
             if data and data.get("staff"):
                 from starlette.concurrency import run_in_threadpool
 
-                name = await run_in_threadpool(self.lookup, data.get("sid") or "")
-                if name != data.get("staff"):
+                found = await run_in_threadpool(self.lookup, data.get("sid") or "")
+                if found is None or found.name != data.get("staff"):
                     data.clear()
+                else:  # read by web/access.py: the role as stored now
+                    scope.setdefault("state", {})["staff_identity"] = found
         await self.app(scope, receive, send)
 
 

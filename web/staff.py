@@ -1,8 +1,9 @@
 """Staff pages: login, the board with the triggers each stage allows (one form per row of
-the lifecycle table, its fields the row's parameters), starting a consultation from a
-council decision, keying in a contribution received by e-mail or on paper, and
-withholding or publishing a response. Every form carries a CSRF
-token.
+the lifecycle table the user's role may fire now, its fields the row's parameters),
+starting a consultation from a council decision, editing it until the letter, and keying
+in a contribution received by e-mail or on paper. Every form carries a CSRF token; every
+route names the least role it needs (web/access.py). Responses, mail, the registry and
+staff accounts have their own modules (web/staff_*.py).
 
 The handlers read the form on the event loop and do everything else — the database,
 argon2, rendering — in the thread pool, so no staff action stalls public requests; a
@@ -23,42 +24,28 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from notifications import outbox, registry
-from notifications.mime import parse
-from notifications.notices import PREVIEWABLE, preview, queue_test
+from notifications import registry
 from states import ConsultError, Stage, Trigger, parse_request
+from states.contract import Role
 from states.languages import LANGUAGES
 from states.machine import ensure_allowed
-from states.table import staff_rows
+from states.table import offered, staff_rows
 from states.timing import local_instant, zone
-from store import attachments, lifecycle, submissions
+from store import attachments, lifecycle
 from store import consultations as repo
 from store.counts import response_counts
-from store.decision_file import parse_decision
-from store.models import Audience, ImportedResponse, first_error
+from store.decision_file import decision_of, merged, parse_decision
+from store.models import ImportedResponse, first_error
 from store.staff import end_session, start_session, verify_staff
 from store.submissions import ImportedFile, check_answers, import_many
 from store.tables import Consultation
 from store.vocab import CATEGORIES
-from web.context import DB, card, fan_out_later, render, web
+from web.access import Editor, Identity, Moderator, Viewer, ensure_may
+from web.context import DB, card, checked_form, fan_out_later, render, web, writing_session
 from web.errors import status_for
 from web.security import ARGON2_SLOTS, csrf_ok, csrf_token
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
-
-
-def _login_redirect() -> RedirectResponse:
-    return RedirectResponse("/staff/login", status_code=303)
-
-
-async def _checked_form(request: Request) -> dict[str, str] | None:
-    form = await request.form()
-    values = {k: v for k, v in form.items() if isinstance(v, str)}
-    return values if request.session.get("staff") and csrf_ok(request, values.get("csrf")) else None
-
-
-def _session(request: Request) -> Session:
-    return Session(web(request).engine, expire_on_commit=False)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -81,7 +68,7 @@ async def login(request: Request) -> Response:
                       error=f"too many wrong passwords: try again in {wait} seconds")  # fmt: skip
 
     def check() -> tuple[str, str] | None:  # argon2 costs ~50 ms of CPU and 64 MiB: never on the event loop
-        with _session(request) as session, ARGON2_SLOTS:
+        with writing_session(request) as session, ARGON2_SLOTS:
             user = verify_staff(session=session, name=given, password=password)
             if user is None:
                 return None
@@ -102,11 +89,12 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    if await _checked_form(request) is not None:
+    form = await request.form()
+    if request.session.get("staff") and csrf_ok(request, str(form.get("csrf", ""))):
         token = request.session.get("sid") or ""
 
         def end() -> None:  # held on the server: a copy of the cookie is worth nothing now
-            with _session(request) as session:
+            with writing_session(request) as session:
                 end_session(session=session, token=token)
                 session.commit()
 
@@ -116,15 +104,15 @@ async def logout(request: Request) -> Response:
 
 
 @router.get("", response_class=HTMLResponse)
-def dashboard(request: Request, session: DB, message: str | None = None, done: str | None = None) -> Response:
-    if not request.session.get("staff"):
-        return _login_redirect()
-    return _board(request, session, message=message, done=done)
+def dashboard(request: Request, session: DB, who: Viewer, done: str | None = None) -> Response:
+    return _board(request, session, who, done=done)
 
 
-def _board(request: Request, session: Session, *, message: str | None = None, done: str | None = None,
-           status: int = 200) -> HTMLResponse:  # fmt: skip
-    now = web(request).clock()
+def _board(request: Request, session: Session, who: Identity, *, message: str | None = None,
+           done: str | None = None, status: int = 200) -> HTMLResponse:  # fmt: skip
+    context = web(request)
+    now = context.clock()
+    policy = context.settings.policy
     rows = repo.list_consultations(session=session)
     columns = []
     for stage in Stage:
@@ -132,112 +120,164 @@ def _board(request: Request, session: Session, *, message: str | None = None, do
         for c in rows:
             if c.stage == stage.value:
                 item = card(c, now)
-                # Deciding a proposal records the council's decision (a file or the decision form), not a button.
-                item["rows"] = [r for r in staff_rows(stage) if not r.creates]
-                item["responses"] = submissions.all_for(session=session, consultation_id=repo.key(c))
+                facts = repo.facts_of(c, policy=policy)
+                # Only what this user's role may fire, and not before its moment; deciding a
+                # proposal records the council's decision (a file, or editing it), not a button.
+                item["rows"] = [r for r in staff_rows(stage)
+                                if not r.creates and who.may_fire(r) and offered(r, facts, now)]  # fmt: skip
                 item["counts"] = response_counts(session.connection(), repo.key(c))  # the compilation's own numbers
+                item["editable"] = c.stage in repo.BEFORE_LETTER and who.may(Role.EDITOR)
                 if stage in (Stage.PROPOSED, Stage.DECIDED):  # who the letter will go to, before it does
                     item["recipients"] = len(registry.reachable(session=session, audience=registry.audience_of(c)))
                 cards.append(item)
         columns.append((stage, cards))
     return render(request, "staff.html", status=status, columns=columns, now=now, csrf=csrf_token(request),
-                  message=message, done=done, warnings=web(request).warnings)  # fmt: skip
+                  message=message, done=done, warnings=context.warnings, who=who, Role=Role)  # fmt: skip
 
 
 @router.post("/consultations/{ref}/fire/{trigger}", response_class=HTMLResponse)
-async def fire(request: Request, ref: str, trigger: str, background: BackgroundTasks) -> Response:
-    values = await _checked_form(request)
-    if values is None:
-        return _login_redirect()
+async def fire(request: Request, ref: str, trigger: str, background: BackgroundTasks, who: Viewer) -> Response:
+    values = await checked_form(request)
     context = web(request)
-    actor = f"staff:{request.session['staff']}"
 
     def work() -> Response:
-        with _session(request) as session:
+        with writing_session(request) as session:
             try:
                 c = repo.get(session=session, ref=ref)
                 parsed = Trigger.parse(trigger)
                 row = ensure_allowed(Stage(c.stage), parsed)
+                ensure_may(who, row)  # the table's row says who may fire it
                 given = {p.name: values.get(p.name) for p in row.params}
                 params = parse_request(row, given, timezone=c.timezone)
-                fired = lifecycle.fire(session=session, consultation=c, trigger=parsed, actor=actor,
+                fired = lifecycle.fire(session=session, consultation=c, trigger=parsed, actor=who.actor,
                                        now=context.clock(), policy=context.settings.policy,
                                        documents=context.documents, request=params)  # fmt: skip
                 session.commit()
             except ConsultError as exc:
                 session.rollback()
-                return _board(request, session, message=str(exc), status=status_for(exc))
+                return _board(request, session, who, message=str(exc), status=status_for(exc))
         if fired.notice is not None:
             fan_out_later(background, context)
-        return RedirectResponse("/staff", status_code=303)
+        return RedirectResponse(f"/staff?done={quote_plus(f'{ref}: {parsed.dashed} done')}", status_code=303)
 
     return await run_in_threadpool(work)
 
 
-def _date(text: str, what: str) -> date:
+def _instant_or_date(text: str, what: str) -> date | datetime:
+    text = text.strip()
     try:
-        return date.fromisoformat(text.strip())
+        return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
     except ValueError:
-        raise ConsultError(f"{what}: {text!r} is not a date like 2017-08-19") from None
+        raise ConsultError(f"{what}: {text!r} is not a date like 2017-08-19 (or a date-time like "
+                           "2017-08-19T18:00+02:00)") from None  # fmt: skip
 
 
-@router.post("/responses/{reference}/{action}", response_class=HTMLResponse)
-async def publish(request: Request, reference: str, action: str) -> Response:
-    if await _checked_form(request) is None:
-        return _login_redirect()
+FORM_TEXT = ("slug", "meeting_place", "contact_name", "contact_email", "timezone")
+FORM_DATES = ("decided_on", "letter_date", "deadline", "meeting_on")
 
-    def work() -> Response:
-        with _session(request) as session:
-            if action not in {"publish", "withhold"}:
-                return _board(request, session, message=f"unknown action {action!r}", status=404)
-            submissions.set_published(session=session, reference=reference, published=action == "publish")
-            session.commit()
-        return RedirectResponse("/staff", status_code=303)
 
-    return await run_in_threadpool(work)
+def _decision_from_form(values: dict[str, str]) -> dict[str, Any]:
+    """The decision form's fields as a decision file's. Questions are one per line and per
+    language, lined up by position (a blank line keeps a question's place in a language
+    it lacks); every field of the form is given, an empty one as None (cleared)."""
+    raw: dict[str, Any] = {k: (values.get(k) or "").strip() or None for k in FORM_TEXT if k in values}
+    if any(f"title_{lang}" in values for lang in LANGUAGES):
+        raw["title"] = {lang: values[f"title_{lang}"].strip() for lang in LANGUAGES
+                        if values.get(f"title_{lang}", "").strip()}  # fmt: skip
+    if any(f"questions_{lang}" in values for lang in LANGUAGES):
+        lines = {lang: values.get(f"questions_{lang}", "").rstrip().splitlines() for lang in LANGUAGES}
+        count = max((len(v) for v in lines.values()), default=0)
+        questions = [{lang: lines[lang][i].strip() for lang in LANGUAGES
+                      if i < len(lines[lang]) and lines[lang][i].strip()} for i in range(count)]  # fmt: skip
+        raw["questions"] = [q for q in questions if q]
+    for key in FORM_DATES:
+        if key in values:
+            text = values[key].strip()
+            raw[key] = _instant_or_date(text, key.replace("_", " ")) if text else None
+    return raw
+
+
+def _form_of(c: Consultation) -> dict[str, str]:
+    """A consultation as the decision form's fields, to edit."""
+    values = {k: str(getattr(c, k) or "") for k in FORM_TEXT}
+    for lang in LANGUAGES:
+        values[f"title_{lang}"] = c.title.get(lang, "")
+        values[f"questions_{lang}"] = "\n".join(q.get(lang, "") for q in c.questions).rstrip()
+    for key in ("decided_on", "letter_date", "meeting_on"):
+        values[key] = str(getattr(c, key) or "")
+    if c.deadline:
+        local = c.deadline.astimezone(zone(c.timezone))
+        end_of_day = (local.hour, local.minute, local.second) == (23, 59, 59)
+        values["deadline"] = local.date().isoformat() if end_of_day else local.isoformat(timespec="minutes")
+    values["version"] = str(c.version)
+    return values
+
+
+def _decision_page(request: Request, *, values: dict[str, str], errors: list[str], editing: Consultation | None = None,
+                   status: int = 200) -> HTMLResponse:  # fmt: skip
+    return render(request, "new.html", status=status, csrf=csrf_token(request), errors=errors, values=values,
+                  langs=LANGUAGES, editing=editing)  # fmt: skip
 
 
 @router.get("/new", response_class=HTMLResponse)
-def new_form(request: Request) -> Response:
-    if not request.session.get("staff"):
-        return _login_redirect()
-    return render(request, "new.html", csrf=csrf_token(request), errors=[], values={}, langs=LANGUAGES)
+def new_form(request: Request, who: Editor) -> Response:
+    return _decision_page(request, values={}, errors=[])
 
 
 @router.post("/new", response_class=HTMLResponse)
-async def new(request: Request) -> Response:
-    values = await _checked_form(request)
-    if values is None:
-        return _login_redirect()
-    raw: dict[str, Any] = {k: values[k].strip() for k in ("slug", "meeting_place", "contact_name", "contact_email",
-                                                          "timezone") if values.get(k, "").strip()}  # fmt: skip
-    raw["title"] = {
-        lang: values.get(f"title_{lang}", "") for lang in LANGUAGES if values.get(f"title_{lang}", "").strip()
-    }
-    lines = {
-        lang: [q.strip() for q in values.get(f"questions_{lang}", "").splitlines() if q.strip()] for lang in LANGUAGES
-    }
-    count = max((len(v) for v in lines.values()), default=0)
-    raw["questions"] = [{lang: lines[lang][i] for lang in LANGUAGES if i < len(lines[lang])} for i in range(count)]
+async def new(request: Request, who: Editor) -> Response:
+    values = await checked_form(request)
     settings, now = web(request).settings, web(request).clock()
-    actor = f"staff:{request.session['staff']}"
 
     def work() -> Response:
-        with _session(request) as session:
+        with writing_session(request) as session:
             try:
-                for key in ("decided_on", "letter_date", "deadline", "meeting_on"):
-                    if values.get(key, "").strip():
-                        raw[key] = _date(values[key], key.replace("_", " "))
+                raw = {k: v for k, v in _decision_from_form(values).items() if v not in (None, {}, [])}
                 data = parse_decision(raw, policy=settings.policy, where="decision", default_timezone=settings.timezone)
                 created = repo.create_consultation(
-                    session=session, data=data, proposed=False, actor=actor, now=now, policy=settings.policy
+                    session=session, data=data, proposed=False, actor=who.actor, now=now, policy=settings.policy
                 )
                 session.commit()
             except ConsultError as exc:
                 session.rollback()
-                return render(request, "new.html", status=status_for(exc), csrf=csrf_token(request), errors=[str(exc)],
-                              values=values, langs=LANGUAGES)  # fmt: skip
+                return _decision_page(request, values=values, errors=[str(exc)], status=status_for(exc))
         return RedirectResponse(f"/staff?done=created+{created.consultation.slug}", status_code=303)
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/consultations/{ref}/edit", response_class=HTMLResponse)
+def edit_form(request: Request, session: DB, ref: str, who: Editor) -> Response:
+    """Until the letter: fix a typo in a question, move a date, add a language."""
+    c = repo.get(session=session, ref=ref)
+    if c.stage not in repo.BEFORE_LETTER:
+        raise repo.ConflictError(f"{c.slug!r} is {c.stage}: after the letter only triggers change it "
+                                 "(extend-deadline, cancel)")  # fmt: skip
+    return _decision_page(request, values=_form_of(c), errors=[], editing=c)
+
+
+@router.post("/consultations/{ref}/edit", response_class=HTMLResponse)
+async def edit(request: Request, ref: str, who: Editor) -> Response:
+    values = await checked_form(request)
+    settings, now = web(request).settings, web(request).clock()
+
+    def work() -> Response:
+        with writing_session(request) as session:
+            c = repo.get(session=session, ref=ref)
+            try:
+                # Fields the request leaves out keep their value (a script may post one field).
+                given = _decision_from_form({**_form_of(c), **values, "slug": c.slug})
+                raw = merged(decision_of(c), given)
+                data = parse_decision(raw, policy=settings.policy, where="edit", default_timezone=c.timezone)
+                version = int(values["version"]) if values.get("version", "").isdigit() else None
+                changed = repo.edit_consultation(session=session, consultation=c, data=data, actor=who.actor, now=now,
+                                                 policy=settings.policy, version=version)  # fmt: skip
+                session.commit()
+            except ConsultError as exc:
+                session.rollback()
+                return _decision_page(request, values=values, errors=[str(exc)], editing=c, status=status_for(exc))
+        what = f"{c.slug}: changed {', '.join(changed)}" if changed else f"{c.slug}: nothing changed"
+        return RedirectResponse(f"/staff?done={quote_plus(what)}", status_code=303)
 
     return await run_in_threadpool(work)
 
@@ -250,18 +290,14 @@ def _contribution_page(request: Request, c: Consultation, *, values: dict[str, s
 
 
 @router.get("/consultations/{ref}/contributions/new", response_class=HTMLResponse)
-def contribution_form(request: Request, session: DB, ref: str) -> Response:
+def contribution_form(request: Request, session: DB, ref: str, who: Moderator) -> Response:
     """Key in one contribution that came by e-mail or on paper (a file of them: `consult responses import`)."""
-    if not request.session.get("staff"):
-        return _login_redirect()
     return _contribution_page(request, repo.get(session=session, ref=ref), values={}, errors=[])
 
 
 @router.post("/consultations/{ref}/contributions", response_class=HTMLResponse)
-async def add_contribution(request: Request, ref: str) -> Response:
-    values = await _checked_form(request)
-    if values is None:
-        return _login_redirect()
+async def add_contribution(request: Request, ref: str, who: Moderator) -> Response:
+    values = await checked_form(request)
     upload = (await request.form()).get("attachment")  # the same form, cached: its file too
     blob = await upload.read(attachments.MAX_BYTES + 1) if isinstance(upload, UploadFile) and upload.filename else None
     file_name = Path(upload.filename).name if isinstance(upload, UploadFile) and upload.filename else ""
@@ -269,7 +305,7 @@ async def add_contribution(request: Request, ref: str) -> Response:
     now = context.clock()
 
     def work() -> Response:
-        with _session(request) as session:
+        with writing_session(request) as session:
             c = repo.get(session=session, ref=ref)
             try:
                 data = _imported(values, c)
@@ -307,98 +343,3 @@ def _imported(values: dict[str, str], c: Consultation) -> ImportedResponse:
         return ImportedResponse.model_validate({**fields, "answers": answers, "received_at": received_at})
     except ValidationError as exc:
         raise first_error(exc) from None
-
-
-def _mail_page(request: Request, session: Session, c: Consultation, *, message: str | None = None,
-               done: str | None = None, status: int = 200) -> HTMLResponse:  # fmt: skip
-    key = repo.key(c)
-    audience = registry.audience_of(c)
-    return render(request, "mail.html", status=status, c=c, csrf=csrf_token(request), message=message, done=done,
-                  audience=audience.describe() if audience else "every reachable stakeholder of the registry",
-                  chosen=audience or Audience(), categories=CATEGORIES,
-                  warnings=web(request).warnings, statuses=[s.value for s in outbox.Status],
-                  by_notice=outbox.by_notice(session=session, consultation_id=key),
-                  failed=outbox.messages(session=session, consultation_id=key, status="failed", limit=50),
-                  superseded=outbox.messages(session=session, consultation_id=key, status="superseded", limit=20),
-                  reachable=len(registry.reachable(session=session, audience=audience)),
-                  notices=PREVIEWABLE)  # fmt: skip
-
-
-@router.get("/consultations/{ref}/mail", response_class=HTMLResponse)
-def mail_page(request: Request, session: DB, ref: str, done: str | None = None) -> Response:
-    """A consultation's outbox: delivery per notice, failures with the SMTP answer, hold and
-    resume, retry, previews in every language and a test send."""
-    if not request.session.get("staff"):
-        return _login_redirect()
-    return _mail_page(request, session, repo.get(session=session, ref=ref), done=done)
-
-
-@router.get("/consultations/{ref}/mail/preview/{notice}", response_class=HTMLResponse)
-def mail_preview(request: Request, session: DB, ref: str, notice: str, lang: str = "en") -> Response:
-    if not request.session.get("staff"):
-        return _login_redirect()
-    c = repo.get(session=session, ref=ref)
-    wanted = lang if lang in LANGUAGES else "en"
-    try:
-        _, raw = preview(session=session, consultation=c, notice=notice, lang=wanted, now=web(request).clock(),
-                         mail=web(request).settings.mail)  # fmt: skip
-    except ConsultError as exc:
-        return render(request, "mail_preview.html", status=status_for(exc), c=c, notice=notice, preview_lang=wanted,
-                      message=str(exc))  # fmt: skip
-    parsed = parse(raw)
-    names = ("From", "To", "Reply-To", "Subject", "Date", "Message-ID", "List-Unsubscribe", "Content-Language")
-    text, html = parsed.get_body(("plain",)), parsed.get_body(("html",))
-    assert text is not None and html is not None
-    return render(request, "mail_preview.html", c=c, notice=notice, preview_lang=wanted, message=None,
-                  mail_headers=[(n, str(parsed[n])) for n in names if parsed[n]], text=text.get_content(),
-                  html=html.get_content())  # fmt: skip
-
-
-@router.post("/consultations/{ref}/mail/{action}", response_class=HTMLResponse)
-async def mail_action(request: Request, ref: str, action: str) -> Response:
-    values = await _checked_form(request)
-    if values is None:
-        return _login_redirect()
-    whole_form = await request.form()  # the same, cached: repeated fields (categories) need it whole
-    context = web(request)
-    now = context.clock()
-
-    def work() -> Response:
-        with _session(request) as session:
-            c = repo.get(session=session, ref=ref)
-            try:
-                if action == "retry":
-                    done = f"{outbox.retry_failed(session=session, consultation_id=repo.key(c), now=now)} failed " \
-                           "message(s) will be tried again"  # fmt: skip
-                elif action == "hold":
-                    outbox.hold(session=session, consultation=c, now=now)
-                    done = "mail held: nothing of this consultation goes out until resumed"
-                elif action == "resume":
-                    done = f"mail resumed: {outbox.resume(session=session, consultation=c, now=now)} message(s) waiting"
-                elif action == "recipients":
-                    chosen = [v for v in whole_form.getlist("category") if isinstance(v, str)]
-                    wanted = Audience(categories=tuple(chosen),
-                                      countries=tuple(_split(values.get("countries", ""))),
-                                      lists=tuple(_split(values.get("lists", ""))))  # fmt: skip
-                    repo.set_audience(session=session, consultation=c, audience=wanted, now=now)
-                    count = len(registry.reachable(session=session, audience=registry.audience_of(c)))
-                    done = f"recipients set: {wanted.describe()} — {count} now"
-                elif action == "test":
-                    sent = queue_test(session=session, consultation=c, notice=values.get("notice", ""),
-                                      lang=values.get("language", "en"), to=values.get("to", ""), now=now,
-                                      mail=context.settings.mail)  # fmt: skip
-                    done = f"test queued to {sent.recipient_email}: {sent.rendered.subject}"
-                else:
-                    return _mail_page(request, session, c, message=f"unknown action {action!r}", status=404)
-                session.commit()
-            except (ConsultError, ValidationError) as exc:
-                session.rollback()
-                text = str(first_error(exc)) if isinstance(exc, ValidationError) else str(exc)
-                return _mail_page(request, session, c, message=text, status=422)
-        return RedirectResponse(f"/staff/consultations/{c.slug}/mail?done={quote_plus(done)}", status_code=303)
-
-    return await run_in_threadpool(work)
-
-
-def _split(text: str) -> list[str]:
-    return [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
