@@ -107,7 +107,7 @@ def print_urls(env: dict[str, str], port: str) -> None:
                             capture_output=True, text=True, check=True)  # fmt: skip
     slugs = [c["slug"] for c in json.loads(listed.stdout)]
     base = f"http://127.0.0.1:{port}"
-    print(f"\nOpen in a browser:\n  the board:            {base}/")
+    print(f"\nOpen in a browser:\n  what is open now:     {base}/\n  the stage board:      {base}/board")
     if slugs:
         print(f"  respond, in Arabic:   {base}/consultations/{slugs[-1]}/respond?lang=ar")
     print(f"  staff login:          {base}/staff/login   (login 'demo', password printed above by `consult demo`)")
@@ -116,7 +116,8 @@ def print_urls(env: dict[str, str], port: str) -> None:
 
 
 def check(serve: list[str], env: dict[str, str], port: str) -> None:
-    """Start the engine, fetch the board, stop: what CI runs instead of serving forever."""
+    """Start the engine, fetch the home page and the stage board, stop: what CI runs instead
+    of serving forever."""
     import re
     import time
     import urllib.request
@@ -125,7 +126,8 @@ def check(serve: list[str], env: dict[str, str], port: str) -> None:
     try:
         for _ in range(120):
             try:
-                board = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read().decode()
+                home = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read().decode()
+                board = urllib.request.urlopen(f"http://127.0.0.1:{port}/board", timeout=2).read().decode()
                 break
             except OSError:
                 time.sleep(0.5)
@@ -138,6 +140,9 @@ def check(serve: list[str], env: dict[str, str], port: str) -> None:
         historical = {"ott-2017", "developmental-aspects-2016", "enabling-environment-2016"}
         if not historical <= set(shown) or "multilingual-internet" not in shown:
             sys.exit(f"the demo consultations are not on the board: {shown}")
+        open_now = home.split('id="open-now"', 1)[-1].split('id="coming"', 1)[0]
+        if 'data-slug="multilingual-internet"' not in open_now:
+            sys.exit("the home page does not list the open demo consultation under what is open now")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(60)

@@ -49,6 +49,14 @@ SECTIONS = {
         "each in a fresh process (time, and peak RSS of that process, Python and its libraries included). Target: "
         "peak RSS at 100k within 1.5× of 10k. PDF of 1,000 responses (WeasyPrint) reported.",
     ),
+    "staff_responses": (
+        "Staff responses table at 100,000 responses",
+        "`store.response_search.search` (ORM query, filter, the matching count, one page of 50) vs the same two "
+        "SELECTs by raw `sqlite3`, on one consultation of 100,000 responses: the first page, a page half way down "
+        "(paged by id), and a search over the answers' text. The raw OFFSET page at the same depth shows what "
+        "keyset paging saves. Target: every page under 200 ms. The CSV export of all 100,000, streamed: its time "
+        "and the peak memory Python allocated while writing it (flat: rows are read 1,000 at a time).",
+    ),
 }
 
 

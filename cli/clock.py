@@ -39,6 +39,9 @@ def tick(
         typer.echo(line)
     for line in result["skipped"]:
         typer.echo(f"skipped: {line}")
+    if result.get("stopped"):  # one line, exit 1: an infrastructure fault, not the data's
+        typer.echo(f"error: {result['stopped']}", err=True)
+        raise typer.Exit(1)
     for line in result.get("notices", []):
         typer.echo(line)
     for folder in result.get("compilations", []):

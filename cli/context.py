@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import typer
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 from sqlmodel import Session
 
 from config import Settings
@@ -41,6 +41,12 @@ def handles_errors(command: F) -> F:
             raise fail(str(exc), exc.exit_code) from None
         except (SettingsError, PolicyError) as exc:
             raise fail(str(exc)) from None
+        except ArgumentError as exc:  # CONSULT_DATABASE_URL is not a URL SQLAlchemy knows
+            raise fail(f"CONSULT_DATABASE_URL: {exc}") from None
+        except OperationalError as exc:  # locked past the timeout, full, or unreachable
+            raise fail(f"the database is not available: {str(exc.orig).strip().splitlines()[0]}", 1) from None
+        except OSError as exc:  # an output path that cannot be written, a full disk
+            raise fail(f"{exc.filename or 'file'}: {exc.strerror or exc}", 1) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -100,6 +100,7 @@ def import_(
     now: Annotated[str | None, typer.Option("--now")] = None,
 ) -> None:
     """Import responses received by mail or on paper: validated like the form, all or nothing."""
+    from documents.compilation import refresh_files
     from store import consultations as repo
     from store.response_file import import_file
 
@@ -110,10 +111,13 @@ def import_(
             session=s, consultation=c, path=file, now=ctx.now(now), attachments=ctx.settings.attachments_dir
         )
         s.commit()
+        if created:  # a written compilation holds them too now
+            refresh_files(s.connection(), c, data_dir=ctx.settings.data_dir, base_url=ctx.settings.mail.base_url)
     typer.echo(f"{file}: {created} imported, {same} already there")
 
 
 def _moderate(ref: str, reference: str, *, publish: bool, reason: str, now: str | None) -> None:
+    from documents.compilation import refresh_files
     from store import consultations as repo
     from store.submissions import moderate
 
@@ -123,6 +127,7 @@ def _moderate(ref: str, reference: str, *, publish: bool, reason: str, now: str 
         moderate(session=s, consultation=c, reference=reference, publish=publish, reason=reason, actor=actor(),
                  now=ctx.now(now))  # fmt: skip
         s.commit()
+        refresh_files(s.connection(), c, data_dir=ctx.settings.data_dir, base_url=ctx.settings.mail.base_url)
     typer.echo(f"{c.slug}: {reference} {'published' if publish else 'withheld'} ({reason})")
 
 

@@ -25,6 +25,8 @@ def parse_instant(text: str, *, what: str = "time") -> datetime:
         raise SettingsError(f"{what}: {text!r} is not an ISO 8601 date-time") from exc
     if value.tzinfo is None:
         raise SettingsError(f"{what}: {text!r} has no UTC offset (write e.g. 2017-08-19T12:00:00+02:00 or …Z)")
+    if not 1990 <= value.year <= 2199:  # states.timing's window (config sits below states)
+        raise SettingsError(f"{what}: the year {value.year} is outside 1990–2199")
     return value
 
 

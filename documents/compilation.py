@@ -144,3 +144,36 @@ def _iso(value: Any) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     return str(value)
+
+
+def files_folder(data_dir: Path, c: Consultation) -> Path:
+    return data_dir / "compilations" / c.slug
+
+
+def write_files(conn: Connection, c: Consultation, *, data_dir: Path, base_url: str | None) -> Path:
+    """The compilation as files in data/compilations/<slug>/ (HTML in each language it has
+    a title in, CSV and JSON), each written to a temporary name and renamed over the old:
+    a reader never sees half a file. Written when the consultation is compiled, and again
+    whenever what they hold changes (a response withheld, published or imported)."""
+    folder = files_folder(data_dir, c)
+    folder.mkdir(parents=True, exist_ok=True)
+    targets: list[tuple[str, Any]] = [("compilation.csv", lambda f: write_csv(conn, c, f)),
+                                      ("compilation.json", lambda f: write_json(conn, c, f))]  # fmt: skip
+    for lang in c.title:
+        targets.append((f"compilation.{lang}.html", lambda f, lang=lang: write_html(conn, c, f, lang=lang,
+                                                                                     base_url=base_url)))  # fmt: skip
+    for name, write in targets:
+        partial = folder / f".{name}.partial"
+        with partial.open("w", encoding="utf-8", newline="") as f:
+            write(f)
+        partial.replace(folder / name)
+    return folder
+
+
+def refresh_files(conn: Connection, c: Consultation, *, data_dir: Path, base_url: str | None) -> bool:
+    """After a committed change to what written files hold (a response withheld, published,
+    imported): write them again, if the consultation has any. True if it did."""
+    if not files_folder(data_dir, c).exists():
+        return False
+    write_files(conn, c, data_dir=data_dir, base_url=base_url)
+    return True

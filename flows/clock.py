@@ -18,12 +18,15 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from config import Settings
@@ -42,6 +45,32 @@ def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
+@contextmanager
+def keep_lease(*, engine: Engine, holder: str, interval: float, announce: Callable[[str], None]) -> Iterator[None]:
+    """Renew the clock's lease every `interval` seconds (it lives three) while the block
+    runs, on a thread of its own: the tick itself may be busy for minutes."""
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(interval):
+            try:
+                with Session(engine) as s:
+                    if not lease.acquire(session=s, name=LEASE, holder=holder, now=wall_clock(),
+                                         ttl=timedelta(seconds=3 * interval)):  # fmt: skip
+                        announce("clock: the lease was taken over while ticking")
+                        return
+            except Exception as exc:  # noqa: BLE001 — the next renewal tries again; the lease outlives two misses
+                announce(f"clock: could not renew the lease ({type(exc).__name__}); trying again")
+
+    thread = threading.Thread(target=renew, name="clock-lease", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
 class Clock:
     """The embedded clock of one `consult serve` process: its settings (built once, with
     the mail catcher's address), its lease holder name and its Prefect server."""
@@ -55,16 +84,18 @@ class Clock:
         self.engine = make_engine(settings.database_url)
 
     def fire(self) -> str:
-        """One firing: hold the lease, then tick."""
+        """One firing: hold the lease, then tick — renewing the lease all the while, so a
+        tick longer than the lease's life is never joined by another clock's."""
         with Session(self.engine) as s:
             ttl = timedelta(seconds=3 * self.interval)
             if not lease.acquire(session=s, name=LEASE, holder=self.holder, now=wall_clock(), ttl=ttl):
                 return "another clock holds the lease"
         try:
-            result = run_tick(
-                settings=self.settings, now=self.settings.now or wall_clock(), server=self.server,
-                announce=self.announce,
-            )  # fmt: skip
+            with keep_lease(engine=self.engine, holder=self.holder, interval=self.interval, announce=self.announce):
+                result = run_tick(
+                    settings=self.settings, now=self.settings.now or wall_clock(), server=self.server,
+                    announce=self.announce,
+                )  # fmt: skip
         except (PrefectServerError, ConsultError) as exc:  # said in one line; the next firing tries again
             self.announce(f"clock: tick not run: {exc}")
             return "not run"

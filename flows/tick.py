@@ -46,7 +46,7 @@ def advance_due_task(settings: Settings, now: datetime) -> dict:
     try:
         report = work.advance_all_due(engine=engine, now=now, settings=settings)
         return {"due": report.due, "actions": report.actions, "skipped": report.skipped, "notices": report.notices,
-                "to_write": report.compiled}  # fmt: skip
+                "to_write": report.compiled, "stopped": report.stopped}  # fmt: skip
     finally:
         engine.dispose()
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Engine, func
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from config import Settings
@@ -22,8 +23,10 @@ from documents.archive import Renderer
 from notifications import fanout
 from notifications.notices import queue_reminders, queue_staff_alert
 from notifications.outbox import Status
+from notifications.render import CLOCK_FAILING
 from states import SYSTEM_ACTOR, Change, ConsultError, Stage, Trigger
 from states.clock import Alert, owed
+from states.errors import Busy
 from store import consultations as repo
 from store import lifecycle
 from store.submissions import responded_emails
@@ -40,6 +43,7 @@ class TickReport:
     compiled: list[int] = field(default_factory=list)  # consultations whose compilation is now due to be written
     notices: list[str] = field(default_factory=list)  # transitions' notices fanned out to stakeholders
     mail: str = ""
+    stopped: str = ""  # the database itself failed (locked, full, gone): the tick stopped, the next retries
 
     @property
     def idle(self) -> bool:
@@ -121,18 +125,44 @@ def advance_due(*, engine: Engine, ids: list[int], now: datetime, settings: Sett
         except repo.ConflictError as exc:
             report.skipped.append(str(exc))
             continue
+        except (OperationalError, Busy) as exc:  # the database, not this record: the same for every one
+            cause = exc.orig if isinstance(exc, OperationalError) else exc
+            report.stopped = f"the database is not available ({str(cause).strip().splitlines()[0][:200]}); " \
+                             "the tick stops here and the next one retries"  # fmt: skip
+            log.warning("consultation %s: %s", consultation_id, report.stopped)
+            break
         except ConsultError as exc:  # a guard refused: the data changed under the timer; say so, go on
             report.skipped.append(f"consultation {consultation_id}: {exc}")
             continue
         except Exception as exc:  # noqa: BLE001 — one bad record never stops the clock for the others
             log.exception("consultation %s: the clock's work failed; the others go on", consultation_id)
-            report.skipped.append(f"consultation {consultation_id}: failed ({type(exc).__name__}: {exc}); "
-                                  "tried again at the next tick")  # fmt: skip
+            error = f"{type(exc).__name__}: {exc}"
+            failures = _record_failure(engine=engine, consultation_id=consultation_id, error=error, now=now,
+                                       settings=settings)  # fmt: skip
+            report.skipped.append(f"consultation {consultation_id}: failed ({error}); failure {failures} in a row, "
+                                  "retried with backoff, shown to staff")  # fmt: skip
             continue
         report.actions += done.lines()
         if any(change.trigger is Trigger.COMPILE for change in done.fired):
             report.compiled.append(consultation_id)
     return report
+
+
+def _record_failure(*, engine: Engine, consultation_id: int, error: str, now: datetime, settings: Settings) -> int:
+    """Keep the failure on the consultation (the staff board shows it) and, at the third
+    in a row, mail its contact; never raises, so the tick goes on with the others."""
+    try:
+        with Session(engine) as s:
+            failures = repo.record_clock_failure(session=s, consultation_id=consultation_id, error=error, now=now)
+            if failures == repo.CLOCK_ALERT_AFTER:
+                c = repo.get(session=s, ref=consultation_id, discarded=True)
+                queue_staff_alert(session=s, consultation=c, kind=CLOCK_FAILING, now=now, mail=settings.mail,
+                                  extra={"error": error[:500], "failures": str(failures)})  # fmt: skip
+            s.commit()
+            return failures
+    except Exception:  # noqa: BLE001 — the record of a failure must not become one
+        log.exception("consultation %s: could not record the clock's failure", consultation_id)
+        return 0
 
 
 def advance_all_due(*, engine: Engine, now: datetime, settings: Settings, batch: int = 500) -> TickReport:
@@ -146,6 +176,9 @@ def advance_all_due(*, engine: Engine, now: datetime, settings: Settings, batch:
         total.actions += report.actions
         total.skipped += report.skipped
         total.compiled += report.compiled
+        if report.stopped:
+            total.stopped = report.stopped
+            return total
     total.notices = [str(f) for f in fanout.fan_out_pending(engine=engine, now=now, mail=settings.mail)]
     return total
 
@@ -159,15 +192,7 @@ def write_compilations(*, engine: Engine, ids: list[int], settings: Settings) ->
     with Session(engine) as s:
         for consultation_id in ids:
             c = repo.get(session=s, ref=consultation_id, discarded=True)
-            folder = settings.data_dir / "compilations" / c.slug
-            folder.mkdir(parents=True, exist_ok=True)
-            conn = s.connection()
-            with (folder / "compilation.csv").open("w", encoding="utf-8", newline="") as f:
-                compilation.write_csv(conn, c, f)
-            with (folder / "compilation.json").open("w", encoding="utf-8") as f:
-                compilation.write_json(conn, c, f)
-            for lang in c.title:
-                with (folder / f"compilation.{lang}.html").open("w", encoding="utf-8") as f:
-                    compilation.write_html(conn, c, f, lang=lang, base_url=settings.mail.base_url)
+            folder = compilation.write_files(s.connection(), c, data_dir=settings.data_dir,
+                                             base_url=settings.mail.base_url)  # fmt: skip
             written.append(str(folder))
     return written

@@ -150,14 +150,21 @@ def queue_receipt(
 
 
 def queue_staff_alert(
-    *, session: Session, consultation: Consultation, kind: str, now: datetime, mail: MailSettings
+    *,
+    session: Session,
+    consultation: Consultation,
+    kind: str,
+    now: datetime,
+    mail: MailSettings,
+    extra: dict[str, str] | None = None,
 ) -> int:
     """Alerts go to the consultation's contact, in the staff language."""
     if not consultation.contact_email:
         return 0
     lang = mail.staff_language
     values = {**consultation_values(consultation, lang, mail), "questions": [],
-              "name": consultation.contact_name or consultation.contact_email, "unsubscribe_url": None}  # fmt: skip
+              "name": consultation.contact_name or consultation.contact_email, "unsubscribe_url": None,
+              **(extra or {})}  # fmt: skip
     message = Outgoing(
         consultation_id=consultation.id, stakeholder_id=None, purpose=kind, language=lang,
         recipient_email=consultation.contact_email, recipient_name=consultation.contact_name,

@@ -22,7 +22,8 @@ from states.timing import zone
 
 HERE = Path(__file__).parent
 # The lifecycle's notices (states.Notice), reminders and receipts, and the staff alerts.
-PURPOSES = (*(n.value for n in Notice), "reminder", "receipt", *(a.value for a in Alert))
+CLOCK_FAILING = "alert_clock_failing"  # to the contact, when the clock fails on a consultation again and again
+PURPOSES = (*(n.value for n in Notice), "reminder", "receipt", *(a.value for a in Alert), CLOCK_FAILING)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from typing import Any
 from states.contract import ParamKind, Request, Transition
 from states.errors import ConsultError
 from states.table import TRANSITIONS
-from states.timing import deadline_instant
+from states.timing import check_year, deadline_instant
 
 
 def parse_request(row: Transition, raw: Mapping[str, Any], *, timezone: str) -> Request:
@@ -32,6 +32,8 @@ def parse_request(row: Transition, raw: Mapping[str, Any], *, timezone: str) -> 
         limit = 20_000 if p.kind is ParamKind.LONG_TEXT else p.max_length
         if len(text) > limit:
             raise ConsultError(f"{p.name.replace('_', ' ')}: at most {limit} characters (got {len(text)})")
+        if "\x00" in text:
+            raise ConsultError(f"{p.name.replace('_', ' ')}: contains a NUL character")
         if p.kind is not ParamKind.LONG_TEXT and any(ch in text for ch in "\r\n"):
             raise ConsultError(f"{p.name.replace('_', ' ')}: one line, please")
         values[p.name] = text or None
@@ -48,10 +50,12 @@ def refuse_others(row: Transition, names: set[str]) -> None:
 
 def _deadline(value: Any, timezone: str) -> datetime:
     if isinstance(value, datetime | date):
+        check_year(value, "new deadline")
         return deadline_instant(value, timezone)
     text = str(value).strip()
     try:
         parsed: date | datetime = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
     except ValueError:
         raise ConsultError(f"new deadline: {text!r} is not a date (2017-08-19) or an ISO date-time") from None
+    check_year(parsed, "new deadline")
     return deadline_instant(parsed, timezone)

@@ -136,3 +136,14 @@ def reminder_at(plan: Plan, days: int, at: time) -> datetime:
     tz = zone(plan.timezone)
     day = (plan.deadline.astimezone(tz) - timedelta(days=days)).date()
     return datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
+
+
+# A consultation's dates lie in this window: the organisation's archive starts in the
+# 1990s, and nothing is planned two centuries ahead. Beyond it, arithmetic on the dates
+# (a reminder 366 days before year 1, a deadline in year 9999 plus a day) overflows.
+FIRST_YEAR, LAST_YEAR = 1990, 2199
+
+
+def check_year(value: date | datetime, what: str) -> None:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise TimingError("year_window", f"{what}: the year {value.year} is outside {FIRST_YEAR}–{LAST_YEAR}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -301,9 +301,12 @@ def edit_consultation(
         else:
             setattr(c, k, wanted[k])
     facts = facts_of(c, policy=policy)
+    check_plan(facts.plan, min_open_days=facts.min_open_days, meeting_gap_days=facts.meeting_gap_days)
     if c.stage == Stage.DECIDED.value:
         decide = ensure_allowed(Stage.PROPOSED, Trigger.DECIDE)
         check_guards(decide, facts, now)
+    if "deadline" in changed and c.deadline is not None and c.deadline <= now:
+        raise ConsultError(f"the deadline {c.deadline.isoformat()} would already have passed: nobody could respond")
     refresh_timer(c, policy=policy, now=now)
     record_action(session=session, consultation=c, action=Action.EDIT, actor=actor, now=now,
                   details={"changed": changed})  # fmt: skip
@@ -342,6 +345,8 @@ def record_clock_work(
         c.last_reminder_days = reminder_days
     if alerts:
         c.alerts_done = sorted({*c.alerts_done, *alerts})
+    if c.clock_failures:  # it works again
+        c.clock_failures, c.clock_error = 0, None
     refresh_timer(c, policy=policy, now=now)
     try:
         claim_version(session=session, consultation=c, expected=expected)
@@ -350,6 +355,26 @@ def record_clock_work(
         raise
     c.updated_at = now
     session.flush()
+
+
+CLOCK_ALERT_AFTER = 3  # failures in a row before the consultation's contact is mailed
+
+
+def record_clock_failure(*, session: Session, consultation_id: int, error: str, now: datetime) -> int:
+    """The clock's work on one consultation failed: keep the error for staff and retry it
+    with backoff (1, 2, 4 … minutes, at most 6 hours) rather than at every tick. Returns
+    the failures in a row. A plain UPDATE: it must not conflict with a staff change."""
+    row = session.exec(select(Consultation.clock_failures).where(Consultation.id == consultation_id)).first()
+    if row is None:
+        return 0
+    failures = row + 1
+    retry = now + timedelta(minutes=min(2 ** (failures - 1), 360))
+    session.execute(
+        update(Consultation).where(col(Consultation.id) == consultation_id)
+        .values(clock_failures=failures, clock_error=error[:2000], next_due_at=retry)
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+    return failures
 
 
 def claim_version(*, session: Session, consultation: Consultation, expected: int) -> None:

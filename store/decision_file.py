@@ -13,10 +13,11 @@ from typing import Any
 
 from config.policy import Policy
 from states.errors import ConsultError
-from states.timing import deadline_instant, start_instant
+from states.timing import check_year, deadline_instant, start_instant
 from store.models import ConsultationCreate, validated
 from store.tables import Consultation
 
+MAX_FILE = 1_000_000
 KEYS = {
     "slug", "decided_on", "timezone", "letter_date", "opens_at", "deadline", "meeting_on", "meeting_place",
     "contact_name", "contact_email", "title", "questions", "min_open_days", "meeting_gap_days",
@@ -30,6 +31,7 @@ def _date(raw: dict[str, Any], key: str, where: str) -> date | None:
         return None
     if isinstance(value, datetime) or not isinstance(value, date):
         raise ConsultError(f"{where}: field {key!r}: expected a date like 2017-05-25, got {value!r}")
+    check_year(value, f"{where}: field {key!r}")
     return value
 
 
@@ -39,6 +41,7 @@ def _instant(raw: dict[str, Any], key: str, where: str, tz: str, *, end_of_day: 
         return None
     if not isinstance(value, date):
         raise ConsultError(f"{where}: field {key!r}: expected a date or a date-time, got {value!r}")
+    check_year(value, f"{where}: field {key!r}")
     return deadline_instant(value, tz) if end_of_day else start_instant(value, tz)
 
 
@@ -78,9 +81,15 @@ def parse_decision(
 
 
 def read_raw(path: Path) -> dict[str, Any]:
-    """The file's TOML as a dict, with one-line errors for missing or malformed files."""
+    """The file's TOML as a dict, with one-line errors for missing, oversized or malformed
+    files (a decision is a page of text: 1 MB is far beyond any; nesting deep enough to
+    exhaust the parser's recursion is refused the same way)."""
     try:
+        if path.stat().st_size > MAX_FILE:
+            raise ConsultError(f"{path}: larger than {MAX_FILE // 1_000_000} MB: not a decision file")
         return tomllib.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise ConsultError(f"{path}: not valid TOML: nested too deeply") from None
     except FileNotFoundError:
         raise ConsultError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:

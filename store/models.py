@@ -13,11 +13,13 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from config.policy import resolve_zone
 from states.errors import ConsultError
 from states.languages import LANGUAGES
+from states.timing import FIRST_YEAR, LAST_YEAR
 from store.emails import normalise_email
 from store.vocab import CATEGORIES, country_codes
 
@@ -26,6 +28,35 @@ _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # tab is whitespace, collaps
 # (`evil\u202egpj.exe` shows as "evilexe.jpg"). Dropped; the letters stay.
 _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
+
+
+def _no_nul(value: Any, where: str = "") -> None:
+    """A NUL character is never text anyone typed, and PostgreSQL refuses it in a text
+    column (a 500 otherwise): refused wherever it hides, nested lists and tables included."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{where or 'a field'} contains a NUL character")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _no_nul(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list | tuple):
+        for n, item in enumerate(value, start=1):
+            _no_nul(item, f"{where}[{n}]")
+
+
+class Text(BaseModel):
+    """An input model whose text never carries a NUL character (see `_no_nul`)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_nul(cls, data: Any) -> Any:
+        _no_nul(data)
+        return data
+
+
+def _in_window(value: date | datetime | None, what: str) -> None:
+    if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"{what}: the year {value.year} is outside {FIRST_YEAR}–{LAST_YEAR}")
 
 
 def _by_language(value: dict[str, str], what: str) -> dict[str, str]:
@@ -53,7 +84,7 @@ def _list_names(value: Any) -> tuple[str, ...]:
     return names
 
 
-class Audience(BaseModel):
+class Audience(Text):
     """Who a consultation's mail goes to: every reachable stakeholder of the registry, or
     those in any of the given categories, countries and named lists (all given must hold:
     a category AND a country AND a list, when each is given)."""
@@ -102,7 +133,7 @@ class Audience(BaseModel):
         return "; ".join(parts)  # fmt: skip
 
 
-class ConsultationCreate(BaseModel):
+class ConsultationCreate(Text):
     """What staff provide to start a consultation (a decision file or, later, a form)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -119,10 +150,16 @@ class ConsultationCreate(BaseModel):
     meeting_place: str | None = Field(default=None, max_length=200)
     contact_name: str | None = Field(default=None, max_length=200)
     contact_email: str | None = None
-    min_open_days: int | None = Field(default=None, ge=0)
-    meeting_gap_days: int | None = Field(default=None, ge=0)
+    min_open_days: int | None = Field(default=None, ge=0, le=366)
+    meeting_gap_days: int | None = Field(default=None, ge=0, le=366)
     reminder_offsets: list[int] | None = None
     recipients: Audience | None = None  # None: the whole registry
+
+    @model_validator(mode="after")
+    def _years(self) -> ConsultationCreate:
+        for name in ("decided_on", "letter_date", "opens_at", "deadline", "meeting_on"):
+            _in_window(getattr(self, name), name.replace("_", " "))
+        return self
 
     @field_validator("reminder_offsets")
     @classmethod
@@ -197,7 +234,7 @@ def iso_country(value: str) -> str:
     return value
 
 
-class StakeholderCreate(BaseModel):
+class StakeholderCreate(Text):
     """One row of a stakeholder import (or, later, a registration form)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
@@ -258,7 +295,7 @@ class Answer(BaseModel):
     text: str = Field(min_length=1, max_length=50_000)
 
 
-class SubmissionCreate(BaseModel):
+class SubmissionCreate(Text):
     """A response, from the form, the API or an import. Any other field is refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
@@ -298,3 +335,9 @@ class ImportedResponse(SubmissionCreate):
 
     received_at: AwareDatetime | None = None
     attachment: str | None = Field(default=None, max_length=500)
+
+    @field_validator("received_at")
+    @classmethod
+    def _received_year(cls, value: datetime | None) -> datetime | None:
+        _in_window(value, "received at")
+        return value

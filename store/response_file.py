@@ -46,14 +46,26 @@ def read_responses(path: Path) -> list[ImportedResponse]:
     if path.suffix not in {".jsonl", ".csv"}:
         raise ConsultError(f"{path}: use a .jsonl or .csv file")
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConsultError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ConsultError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConsultError(f"{path}:{line}: not UTF-8 text (byte {exc.start}); save the file as UTF-8 "
+                           "(nothing was imported)") from None  # fmt: skip
     if path.suffix == ".jsonl":
         return [_valid(path, n, line, ImportedResponse.model_validate_json)
                 for n, line in enumerate(text.splitlines(), start=1) if line.strip()]  # fmt: skip
     reader = csv.DictReader(text.splitlines())
-    return [_valid(path, reader.line_num, _from_csv(record), ImportedResponse.model_validate) for record in reader]
+    try:
+        return [_valid(path, reader.line_num, _from_csv(record), ImportedResponse.model_validate)
+                for record in reader]  # fmt: skip
+    except csv.Error as exc:
+        raise ConsultError(f"{path}:{reader.line_num}: not readable as CSV: {exc} (nothing was imported)") from None
 
 
 def _from_csv(record: dict[str, Any]) -> dict[str, Any]:

@@ -36,7 +36,7 @@ class ResponseFilter:
 
     @classmethod
     def of(cls, values: dict[str, str]) -> ResponseFilter:
-        return cls(**{f.name: (values.get(f.name) or "").strip()[:200] for f in fields(cls)})
+        return cls(**{f.name: (values.get(f.name) or "").replace("\x00", "").strip()[:200] for f in fields(cls)})
 
     def query_string(self) -> str:
         from urllib.parse import urlencode

@@ -21,6 +21,8 @@ _hasher = PasswordHasher()
 
 
 def find_staff(*, session: Session, name: str) -> StaffUser | None:
+    if "\x00" in name:  # never a login name, and PostgreSQL refuses it in a query
+        return None
     return session.exec(select(StaffUser).where(StaffUser.name == name.strip())).first()
 
 

@@ -28,6 +28,14 @@ class View(BaseModel):
         return self.model_dump(mode="json", by_alias=True)
 
 
+class Problem(View):
+    """An error: one line a person can act on (or, for a refused body, one per field), and
+    its kind (states/errors.py) where the domain gave one."""
+
+    detail: str | list[dict[str, Any]] = Field(description="What went wrong; per field for a refused body.")
+    kind: str | None = Field(default=None, description="bad_input, not_found, refused, conflict, busy, forbidden …")
+
+
 class NextDue(View):
     trigger: str = Field(description="The trigger, dashed (issue-letter).")
     at: Instant | None = Field(description="When it falls due; null: whenever staff act.")

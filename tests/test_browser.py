@@ -79,7 +79,7 @@ def test_stakeholder_responds_in_arabic(server: str, browser) -> None:
     page.fill("input[name=name]", "أمل السعود")
     page.fill("input[name=organisation]", "هيئة الاتصالات")
     page.select_option("select[name=category]", "member_state")
-    page.fill("input[name=country]", "SA")
+    page.select_option("select[name=country]", "SA")
     page.fill("input[name=email]", "amal@example.sa")
     page.fill("textarea[name=summary]", "ملخص الرد")
     page.fill("textarea[name=answer_1]", "الفرص كبيرة")

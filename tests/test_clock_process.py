@@ -35,6 +35,28 @@ def test_one_holder_at_a_time(engine: Engine) -> None:
         assert lease.acquire(session=s, name="clock", holder="a", now=T0 + timedelta(seconds=52), ttl=ttl)
 
 
+def test_the_lease_is_renewed_while_a_long_tick_runs(engine: Engine) -> None:
+    """A tick longer than the lease's life (three intervals) keeps it: no second clock
+    starts a tick meanwhile; once the tick ends, renewal stops and the lease runs out."""
+    from flows.clock import LEASE, keep_lease, wall_clock
+
+    interval = 0.4
+    said: list[str] = []
+    with Session(engine) as s:
+        assert lease.acquire(session=s, name=LEASE, holder="ticking", now=wall_clock(),
+                             ttl=timedelta(seconds=3 * interval))  # fmt: skip
+    with keep_lease(engine=engine, holder="ticking", interval=interval, announce=said.append):
+        for _ in range(4):  # 8 intervals in all: well past the first lease's life
+            time.sleep(2 * interval)
+            with Session(engine) as s:
+                assert not lease.acquire(session=s, name=LEASE, holder="other", now=wall_clock(),
+                                         ttl=timedelta(seconds=3 * interval))  # fmt: skip
+    time.sleep(3.5 * interval)  # no longer renewed: it expires
+    with Session(engine) as s:
+        assert lease.acquire(session=s, name=LEASE, holder="other", now=wall_clock(), ttl=timedelta(seconds=1))
+    assert said == []
+
+
 def serve(database_url: str, smtp_port: int, home: Path) -> subprocess.Popen:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("CONSULT_", "PREFECT_"))},

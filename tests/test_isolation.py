@@ -6,7 +6,7 @@ while every other one closes on time."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import Engine
@@ -76,11 +76,21 @@ def test_fifty_due_at_once_with_one_broken_record_close_on_time(session: Session
     assert any(f"consultation {broken.id}: failed (OverflowError" in line for line in report.skipped)
     reminded = {m.consultation_id for m in all_messages(session) if m.purpose.startswith("reminder:1:")}
     assert len(reminded) == 49 and broken.id not in reminded  # the others were not held up
+    session.expire_all()
+    assert broken.clock_failures == 1 and "OverflowError" in (broken.clock_error or "")  # kept for staff
+    assert broken.next_due_at == day_before + timedelta(minutes=1)  # retried with backoff, not every tick
+    for minutes in (1, 3):  # the second and third failures in a row: the contact is alerted at the third
+        work.advance_all_due(engine=engine, now=day_before + timedelta(minutes=minutes), settings=SETTINGS)
+    session.expire_all()
+    assert broken.clock_failures == 3 and broken.next_due_at == day_before + timedelta(minutes=3 + 4)
+    alerts = [m for m in all_messages(session) if m.purpose == "alert_clock_failing"]
+    assert [(m.consultation_id, m.recipient_email) for m in alerts] == [(broken.id, broken.contact_email)]
     after_deadline = geneva(date(2017, 8, 20), 0, 5)
     work.advance_all_due(engine=engine, now=after_deadline, settings=SETTINGS)
     session.expire_all()
     stages = [c.stage for c in session.exec(select(Consultation))]
     assert stages.count("compiled") == 50  # all closed on time (past the deadline nothing trips it)
+    assert broken.clock_failures == 0 and broken.clock_error is None  # it worked again: the failure is cleared
     with SmtpTestServer(smtputf8=True) as server:
         _deliver(engine, server, after_deadline)
     assert session.exec(select(OutboxMessage).where(OutboxMessage.status == "pending")).all() == []

@@ -289,3 +289,82 @@ def test_overdue_means_past_the_instant(session: Session) -> None:
     held = consultation_in(session, Stage.PUBLISHED)  # meeting day 18 September
     assert not card(held, geneva(date(2017, 9, 18), 18))["overdue"]
     assert card(held, geneva(date(2017, 9, 19), 9))["overdue"]
+
+
+def test_consult_edit_and_moderation_from_the_shell(database_url: str, session: Session, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    consultation_in(session, Stage.DECIDED, slug="shell-2017")
+    opened = consultation_in(session, Stage.OPEN, slug="open-2017")
+    ref = _respond(session, opened, 1)
+    session.commit()
+    env = {"CONSULT_DATABASE_URL": database_url, "CONSULT_ACTOR": "staff:shell", "CONSULT_NOW": NOW.isoformat()}
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0):
+        result = runner.invoke(app, list(args), env=env)
+        assert result.exit_code == code, (args, result.stdout, result.stderr)
+        return result
+
+    good = tmp_path / "fix.toml"
+    good.write_text('meeting_place = "Bern"\n', encoding="utf-8")
+    assert "meeting_place: 'Geneva, Switzerland' → 'Bern'" in run("edit", "shell-2017", str(good)).stdout
+    assert "nothing to change" in run("edit", "shell-2017", str(good)).stdout
+    broken = tmp_path / "broken.toml"
+    broken.write_text('title = { en = "x"\n', encoding="utf-8")
+    assert run("edit", "shell-2017", str(broken), code=2).stderr.startswith(f"error: {broken}: not valid TOML")
+    past = tmp_path / "past.toml"
+    past.write_text("deadline = 2017-06-20\n", encoding="utf-8")  # six days after the letter
+    assert "the policy minimum is" in run("edit", "shell-2017", str(past), code=2).stderr
+    gone = tmp_path / "gone.toml"  # a plan in order, but its deadline already passed at "now" (1 July 2017)
+    gone.write_text("decided_on = 2017-04-01\nletter_date = 2017-05-01\ndeadline = 2017-06-30\n", encoding="utf-8")
+    assert "would already have passed" in run("edit", "shell-2017", str(gone), code=2).stderr
+    other = tmp_path / "other.toml"
+    other.write_text('slug = "someone-else"\n', encoding="utf-8")
+    assert "the slug cannot be edited" in run("edit", "shell-2017", str(other), code=2).stderr
+    assert "after the letter only triggers" in run("edit", "open-2017", str(good), code=1).stderr
+    session.expire_all()
+    assert repo.get(session=session, ref="shell-2017").meeting_place == "Bern"
+    assert [e.trigger for e in repo.audit_log(session=session, consultation_id=repo.key(opened))][-1] != "edit"
+    assert "withheld" in run("responses", "withhold", "open-2017", ref, "--reason", "spam").stdout
+    assert "give a reason" in run("responses", "publish", "open-2017", ref, "--reason", " ", code=2).stderr
+    entry = repo.audit_log(session=session, consultation_id=repo.key(opened))[-1]
+    assert (entry.trigger, entry.actor, entry.reason) == ("withhold_response", "staff:shell", "spam")
+    binary = tmp_path / "registry.csv"
+    binary.write_bytes(b"\x00\x01binary" * 50)
+    line = run("stakeholders", "import", str(binary), code=2).stderr
+    assert line.count("\n") == 1 and "not a text file" in line
+
+
+def test_a_failing_clock_is_shown_to_staff(client: TestClient, session: Session) -> None:  # noqa: F811
+    c = consultation_in(session, Stage.OPEN, slug="ott-2017")
+    assert repo.record_clock_failure(session=session, consultation_id=repo.key(c), error="OverflowError: boom",
+                                     now=NOW) == 1  # fmt: skip
+    session.commit()
+    _login(client)
+    board = client.get("/staff").text
+    assert 'id="clock-failing"' in board and 'data-clock-error="ott-2017"' in board and "OverflowError: boom" in board
+
+
+def test_written_compilation_files_follow_moderation(client: TestClient, session: Session,  # noqa: F811
+                                                     tmp_path: Path) -> None:  # fmt: skip
+    from documents.compilation import write_files
+
+    c = consultation_in(session, Stage.OPEN, slug="ott-2017")
+    ref = _respond(session, c, 1, name="Spam Sender")
+    _respond(session, c, 2, name="Real Respondent")
+    session.commit()
+    for trigger, when in ((Trigger.CLOSE_SUBMISSIONS, geneva(date(2017, 8, 20), 0, 1)),
+                          (Trigger.COMPILE, geneva(date(2017, 8, 20), 0, 2))):  # fmt: skip
+        change_stage(session=session, consultation=c, trigger=trigger, actor=STAFF, now=when, policy=POLICY)
+    session.commit()
+    folder = write_files(session.connection(), c, data_dir=tmp_path, base_url="http://testserver")
+    assert "Spam Sender" in (folder / "compilation.csv").read_text(encoding="utf-8")
+    csrf = _login(client)
+    client.post(f"/staff/consultations/ott-2017/responses/{ref}/withhold", data={"csrf": csrf, "reason": "spam"})
+    for name in ("compilation.csv", "compilation.json", "compilation.en.html", "compilation.ar.html"):
+        text = (folder / name).read_text(encoding="utf-8")
+        assert "Spam Sender" not in text and "Real Respondent" in text, name
+    assert not list(folder.glob(".*.partial"))

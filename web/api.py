@@ -19,6 +19,7 @@ from icalendar import Alarm, Calendar, Event
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from sqlmodel import select
 
+from documents.compilation import refresh_files
 from states import ConsultError, Stage, Trigger, parse_request
 from states.contract import Role
 from states.languages import pick
@@ -29,7 +30,7 @@ from store import documents as archive
 from store import lifecycle, submissions
 from store.counts import response_counts
 from store.decision_file import parse_decision
-from store.models import SubmissionCreate
+from store.models import SubmissionCreate, Text
 from store.response_search import ResponseFilter, search
 from store.staff import find_staff, verify_staff
 from store.tables import Consultation
@@ -40,6 +41,7 @@ from store.views import (
     Fired,
     Health,
     Moderated,
+    Problem,
     Receipt,
     ResponseView,
     StaffResponses,
@@ -54,7 +56,26 @@ from web.access import Identity, ensure_may, identity, refuse
 from web.context import DB, fan_out_later, web
 from web.security import ARGON2_SLOTS, cross_site, csrf_ok
 
-router = APIRouter()
+
+def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    what = {
+        400: "Malformed request.",
+        401: "Staff credentials required.",
+        403: "The staff role does not allow it.",
+        404: "No such consultation or response.",
+        409: "Not possible in the current state.",
+        413: "Request body too large.",
+        422: "A field is invalid, or a rule refused it.",
+        429: "Too many requests: see Retry-After.",
+        503: "The database is busy or the disk full: see Retry-After.",
+    }
+    return {code: {"model": Problem, "description": what[code]} for code in codes}
+
+
+# Every status the API may answer is documented (schemathesis checks it, tests/test_api_schema.py).
+PUBLIC = _problems(400, 404, 409, 413, 422, 429, 503)
+STAFF = _problems(400, 401, 403, 404, 409, 413, 422, 429, 503)
+router = APIRouter(responses=PUBLIC)
 basic = HTTPBasic(auto_error=False)
 
 
@@ -125,7 +146,7 @@ def list_consultations(request: Request, session: DB, stage: str | None = None) 
     return [consultation_view(c, now=now) for c in repo.list_consultations(session=session, stage=wanted)]
 
 
-@router.post("/api/consultations", status_code=201, response_model=Created)
+@router.post("/api/consultations", status_code=201, response_model=Created, responses=STAFF)
 def create_consultation(
     request: Request,
     session: DB,
@@ -185,7 +206,7 @@ def _transition_request() -> type[BaseModel]:
 TransitionRequest = _transition_request()
 
 
-@router.post("/api/consultations/{ref}/transitions/{trigger}", response_model=Fired)
+@router.post("/api/consultations/{ref}/transitions/{trigger}", response_model=Fired, responses=STAFF)
 def fire_transition(
     request: Request, session: DB, who: Annotated[Identity, Depends(ApiNeeds(Role.VIEWER))], ref: str, trigger: str,
     background: BackgroundTasks,
@@ -243,7 +264,7 @@ def list_submissions(session: DB, ref: str) -> list[ResponseView]:
     return [response_view(s) for s in submissions.published(session=session, consultation_id=repo.key(c))]
 
 
-@router.get("/api/consultations/{ref}/responses", response_model=StaffResponses)
+@router.get("/api/consultations/{ref}/responses", response_model=StaffResponses, responses=STAFF)
 def staff_responses(
     request: Request, session: DB, who: Annotated[Identity, Depends(ApiNeeds(Role.VIEWER))], ref: str,
     before: int | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -257,12 +278,12 @@ def staff_responses(
                           responses=[staff_response_view(s) for s in page.rows])  # fmt: skip
 
 
-class ModerationRequest(BaseModel):
+class ModerationRequest(Text):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=1, max_length=500, description="kept in the audit log")
 
 
-@router.post("/api/consultations/{ref}/responses/{reference}/{action}", response_model=Moderated)
+@router.post("/api/consultations/{ref}/responses/{reference}/{action}", response_model=Moderated, responses=STAFF)
 def moderate_response(
     request: Request, session: DB, who: Annotated[Identity, Depends(ApiNeeds(Role.MODERATOR))], ref: str,
     reference: str, action: Literal["withhold", "publish"], body: ModerationRequest,
@@ -272,6 +293,8 @@ def moderate_response(
     s = submissions.moderate(session=session, consultation=c, reference=reference, publish=action == "publish",
                              reason=body.reason, actor=who.actor, now=web(request).clock())  # fmt: skip
     session.commit()
+    settings = web(request).settings  # the written compilation no longer holds what it did
+    refresh_files(session.connection(), c, data_dir=settings.data_dir, base_url=settings.mail.base_url)
     entry = submissions.moderation_history(session=session, consultation_id=repo.key(c), reference=reference)[-1]
     return Moderated(reference=s.reference, published=s.published, audit=audit_view(entry))
 

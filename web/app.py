@@ -28,7 +28,7 @@ from store.staff import session_user
 from web import api, errors, pages, staff, staff_mail, staff_registry, staff_responses
 from web.access import Identity
 from web.context import NoticeWorker, Web
-from web.security import BodyLimit, RateLimit, SecurityHeaders, StaffSessions
+from web.security import BodyLimit, NoNul, RateLimit, SecurityHeaders, StaffSessions
 
 MAX_BODY = 12 * 1024 * 1024  # a 10 MB attachment plus the form around it
 
@@ -84,6 +84,7 @@ def create_app(
     app.add_middleware(SessionMiddleware, secret_key=_secret_key(settings), same_site="lax",
                        https_only=settings.mail.base_url.startswith("https://"))  # Secure behind HTTPS  # fmt: skip
     app.add_middleware(BodyLimit, limit=MAX_BODY)
+    app.add_middleware(NoNul)
     app.add_middleware(SecurityHeaders)
     errors.install(app)
     app.include_router(api.router)

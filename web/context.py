@@ -28,7 +28,7 @@ from notifications.fanout import fan_out_for, stop_with_parent
 from states import Stage
 from states.clock import next_step
 from states.contract import Role
-from states.errors import Forbidden
+from states.errors import ConsultError, Forbidden
 from states.languages import LANGUAGES, pick
 from states.timing import zone
 from store import consultations as repo
@@ -140,6 +140,9 @@ async def checked_form(request: Request) -> dict[str, str]:
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     if not csrf_ok(request, values.get("csrf")):
         raise Forbidden("this form has expired or came from another site: reload the page and try again")
+    for name, value in values.items():
+        if "\x00" in value:
+            raise ConsultError(f"{name.replace('_', ' ')}: contains a NUL character")
     return values
 
 
@@ -161,7 +164,7 @@ def render(
     return web(request).templates.TemplateResponse(
         request, template,
         {"lang": lang, "dir": i18n.direction(lang), "t": i18n.words(lang), "languages": LANGUAGES, "pick": pick,
-         "autonym": i18n.autonym,
+         "autonym": i18n.autonym, "countries": i18n.countries,
          "staff": request.session.get("staff"), "who": identity(request), "Role": Role,
          "server_now": web(request).clock().isoformat(), **context},
         status_code=status, headers=headers,

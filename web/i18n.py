@@ -46,3 +46,50 @@ def autonym(lang: str) -> str:
 
     name = Locale.parse(lang).get_display_name(lang) or lang
     return name[:1].upper() + name[1:] if lang not in RTL_LANGUAGES else name
+
+
+FIELDS = ("name", "organisation", "category", "country", "email", "language", "summary")
+_CHOICES = {"category": "err_choice", "language": "err_choice", "country": "err_country", "email": "err_email"}
+
+
+def field_label(field: str, lang: str) -> str:
+    """A form field's label without its parenthetical hint: "E-mail", not "E-mail (not published)"."""
+    t = words(lang)
+    label = t.get(field) or t.get("answer", field)
+    return label.split(" (")[0].split("（")[0].strip()
+
+
+def form_errors(errors: list[dict], lang: str) -> list[tuple[str, str]]:
+    """Pydantic's errors for a form, as (field, message) in the reader's language: the
+    field gets aria-invalid and the message a link to it."""
+    t = words(lang)
+    out: list[tuple[str, str]] = []
+    for error in errors:
+        loc = [str(p) for p in error.get("loc", ())]
+        field = loc[0] if loc else ""
+        if field == "answers":
+            out.append(("answer_1", t["err_answer"]))
+            continue
+        label = field_label(field, lang)
+        kind = error.get("type", "")
+        if kind in {"missing", "string_too_short"}:
+            key = "err_required"
+        elif kind == "string_too_long":
+            key = "err_too_long"
+        else:
+            key = _CHOICES.get(field, "err_invalid")
+        limit = (error.get("ctx") or {}).get("max_length", "")
+        out.append((field, t[key].format(field=label, max=limit)))
+    return out
+
+
+@cache
+def countries(lang: str) -> list[tuple[str, str]]:
+    """ISO 3166 countries named in the reader's language (CLDR, via Babel), by name."""
+    from babel import Locale
+
+    from states.languages import babel_locale
+    from store.vocab import country_codes
+
+    names = Locale.parse(babel_locale(lang)).territories
+    return sorted(((code, str(names.get(code, code))) for code in country_codes()), key=lambda item: item[1])

@@ -95,7 +95,7 @@ def _by_language(files: list[ArchivedFile]) -> list[tuple[str | None, list[Archi
 def respond_form(request: Request, session: DB, ref: str) -> HTMLResponse:
     c = repo.get(session=session, ref=ref)
     now = web(request).clock()
-    return render(request, "respond.html", c=c, errors=[], values={}, categories=CATEGORIES,
+    return render(request, "respond.html", c=c, errors=[], values={}, categories=CATEGORIES, invalid=[],
                   open=submissions.accepting_responses(Stage(c.stage), repo.plan_of(c), now))  # fmt: skip
 
 
@@ -115,12 +115,16 @@ async def respond(request: Request, ref: str) -> HTMLResponse:
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     accepting = submissions.accepting_responses(Stage(c.stage), repo.plan_of(c), now)
 
-    def again(errors: list[str], status: int) -> HTMLResponse:
+    lang = i18n.negotiate(request)
+    t = i18n.words(lang)
+
+    def again(errors: list[tuple[str, str]], status: int) -> HTMLResponse:
+        """The form again, with each error in the reader's language, tied to its field."""
         return render(request, "respond.html", status=status, c=c, errors=errors, values=values,
-                      categories=CATEGORIES, open=accepting)  # fmt: skip
+                      categories=CATEGORIES, open=accepting, invalid=[f for f, _ in errors if f])  # fmt: skip
 
     if not context.submissions_limit.allow(request.client.host if request.client else "?"):
-        return again(["too many submissions from this address; try again in a minute"], 429)
+        return again([("", t["err_rate"])], 429)
     answers = [
         {"question": n, "text": values.get(f"answer_{n}", "")}
         for n in range(1, len(c.questions) + 1)
@@ -132,17 +136,16 @@ async def respond(request: Request, ref: str) -> HTMLResponse:
     try:
         data = SubmissionCreate.model_validate({**payload, "answers": answers})
     except ValidationError as exc:
-        return again(
-            [f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()], 422
-        )
+        return again(i18n.form_errors([dict(e) for e in exc.errors()], lang), 422)
     upload = form.get("attachment")
     stored_name = original = None
     if isinstance(upload, UploadFile) and upload.filename:
         blob = await upload.read(attachments.MAX_BYTES + 1)
         try:
             kind = attachments.checked(blob)
-        except attachments.BadAttachment as exc:
-            return again([str(exc)], 413 if len(blob) > attachments.MAX_BYTES else 422)
+        except attachments.BadAttachment:
+            too_big = len(blob) > attachments.MAX_BYTES
+            return again([("attachment", t["err_file_size" if too_big else "err_file_type"])], 413 if too_big else 422)
         folder: Path = context.attachments
         folder.mkdir(parents=True, exist_ok=True)
         stored_name, original = attachments.stored_name(kind), Path(upload.filename).name[:200]
@@ -152,9 +155,20 @@ async def respond(request: Request, ref: str) -> HTMLResponse:
             attachment=(stored_name, blob) if stored_name else None,
         )  # fmt: skip
     except ConsultError as exc:
-        return again([str(exc)], status_for(exc))
+        return again([_said(exc, t)], status_for(exc))
     return render(request, "received.html", status=201 if received.created else 200, c=c, s=received.submission,
                   created=received.created)  # fmt: skip
+
+
+def _said(exc: ConsultError, t: dict[str, str]) -> tuple[str, str]:
+    """A refusal of the intake in the reader's language (the field it concerns, if any)."""
+    if isinstance(exc, submissions.NotAccepting):
+        return ("", t["not_open"])
+    if isinstance(exc, submissions.AlreadyResponded):
+        return ("email", t["err_already"])
+    if isinstance(exc, submissions.InvalidAnswer):
+        return ("answer_1", t["err_answer"])
+    return ("", str(exc))  # anything else: the domain's own line
 
 
 @router.get("/consultations/{ref}/responses", response_class=HTMLResponse)

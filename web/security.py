@@ -10,8 +10,9 @@ import threading
 import time
 from collections import deque
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -48,6 +49,15 @@ class RateLimit:
             return True
 
 
+def refusal(scope: Scope, status: int, message: str) -> Response:
+    """A middleware's refusal, in the API's JSON error shape on API paths (documented in the
+    OpenAPI schema), as plain text elsewhere."""
+    path = scope.get("path", "")
+    if path.startswith("/api/") or path == "/healthz":
+        return JSONResponse({"detail": message, "kind": "bad_input"}, status_code=status)
+    return PlainTextResponse(message, status_code=status)
+
+
 class BodyLimit:
     """Refuse bodies over `limit` bytes with 413, by Content-Length or while streaming."""
 
@@ -59,7 +69,7 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         length = dict(scope.get("headers", [])).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.limit:
-            return await PlainTextResponse("request too large", status_code=413)(scope, receive, send)
+            return await refusal(scope, 413, "request too large")(scope, receive, send)
         seen = 0
 
         async def counted() -> Message:
@@ -73,11 +83,28 @@ class BodyLimit:
         try:
             await self.app(scope, counted, send)
         except _TooLarge:
-            await PlainTextResponse("request too large", status_code=413)(scope, receive, send)
+            await refusal(scope, 413, "request too large")(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """Raised while a body streams in past the limit. An HTTPException, so FastAPI's body
+    parsing passes it on as 413 instead of wrapping it as "error parsing the body" (400)."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413, detail="request too large")
+
+
+class NoNul:
+    """A NUL character in the address is never a real one, and PostgreSQL would refuse it
+    as a slug or a reference deep inside a query (a 500): refused at the door with 400."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and ("\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b"")):
+            return await refusal(scope, 400, "a NUL character in the address")(scope, receive, send)
+        await self.app(scope, receive, send)
 
 
 CSP = (

@@ -24,6 +24,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from documents.compilation import refresh_files
 from notifications import registry
 from states import ConsultError, Stage, Trigger, parse_request
 from states.contract import Role
@@ -60,7 +61,7 @@ async def login(request: Request) -> Response:
         return render(request, "login.html", status=403, csrf=csrf_token(request), error="form expired; try again")
 
     context = web(request)
-    given, password = str(form.get("name", "")), str(form.get("password", ""))
+    given, password = str(form.get("name", "")).replace("\x00", ""), str(form.get("password", ""))
     address = request.client.host if request.client else "?"
     wait = context.login_throttle.wait(name=given, address=address)
     if wait:
@@ -132,7 +133,8 @@ def _board(request: Request, session: Session, who: Identity, *, message: str | 
                 cards.append(item)
         columns.append((stage, cards))
     return render(request, "staff.html", status=status, columns=columns, now=now, csrf=csrf_token(request),
-                  message=message, done=done, warnings=context.warnings, who=who, Role=Role)  # fmt: skip
+                  message=message, done=done, warnings=context.warnings, who=who, Role=Role,
+                  failing=[c for c in rows if c.clock_error])  # fmt: skip
 
 
 @router.post("/consultations/{ref}/fire/{trigger}", response_class=HTMLResponse)
@@ -316,6 +318,8 @@ async def add_contribution(request: Request, ref: str, who: Moderator) -> Respon
                 new, _ = import_many(session=session, consultation=c, rows=[data], now=now, files=files,
                                      attachments=context.attachments)  # fmt: skip
                 session.commit()
+                settings = context.settings
+                refresh_files(session.connection(), c, data_dir=settings.data_dir, base_url=settings.mail.base_url)
             except ConsultError as exc:
                 session.rollback()
                 return _contribution_page(request, c, values=values, errors=[str(exc)], status=status_for(exc))

@@ -16,6 +16,7 @@ from sqlmodel import Session
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from documents.compilation import refresh_files
 from documents.response_export import csv_chunks, write_xlsx
 from notifications import registry
 from states import ConsultError
@@ -129,6 +130,8 @@ async def moderate(request: Request, ref: str, reference: str, action: str, who:
             except ConsultError as exc:
                 session.rollback()
                 return _response_page(request, session, c, reference, who, message=str(exc), status=status_for(exc))
+            settings = web(request).settings  # the written compilation no longer holds what it did
+            refresh_files(session.connection(), c, data_dir=settings.data_dir, base_url=settings.mail.base_url)
         done = f"{reference} {'published' if action == 'publish' else 'withheld'}"
         return RedirectResponse(f"/staff/consultations/{c.slug}/responses?done={quote_plus(done)}", status_code=303)
 

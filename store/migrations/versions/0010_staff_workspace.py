@@ -1,6 +1,6 @@
 """The staff workspace: roles on staff accounts, discarded consultations (slug freed,
-audit kept), the registry's own append-only log, and responses paged by id per
-consultation.
+audit kept), the registry's own append-only log, responses paged by id per consultation,
+and the clock's failures per consultation (shown to staff, alerted after a few).
 
 Revision ID: 0010
 Revises: 0009
@@ -30,6 +30,9 @@ def upgrade() -> None:
     with op.batch_alter_table("consultation") as batch:
         batch.add_column(sa.Column("discarded_at", UTCDateTime(), nullable=True))
         batch.add_column(sa.Column("discarded_slug", sa.String(80), nullable=True))
+        # The clock's failures on this consultation, shown to staff until its work succeeds.
+        batch.add_column(sa.Column("clock_failures", sa.Integer(), nullable=False, server_default="0"))
+        batch.add_column(sa.Column("clock_error", sa.Text(), nullable=True))
     op.create_index("ix_submission_consultation_id_id", "submission", ["consultation_id", "id"])
     op.create_table(
         "registry_entry",
@@ -61,6 +64,8 @@ def downgrade() -> None:
     op.drop_table("registry_entry")
     op.drop_index("ix_submission_consultation_id_id", "submission")
     with op.batch_alter_table("consultation") as batch:
+        batch.drop_column("clock_error")
+        batch.drop_column("clock_failures")
         batch.drop_column("discarded_slug")
         batch.drop_column("discarded_at")
     with op.batch_alter_table("staff_user") as batch:
