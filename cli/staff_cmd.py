@@ -153,3 +153,23 @@ def publish(
 ) -> None:
     """Publish a withheld response again (audited)."""
     _moderate(ref, reference, publish=True, reason=reason, now=now)
+
+
+@responses_app.command("approve")
+@handles_errors
+def approve(
+    ref: Annotated[str, typer.Argument(metavar="ID", help="The consultation (slug or id).")],
+    reference: Annotated[str, typer.Argument(help="The response's reference.")],
+    now: Annotated[str | None, typer.Option("--now")] = None,
+) -> None:
+    """Publish an unconfirmed response without its respondent's confirmation: the policy of
+    a consultation published after moderation, or a respondent who lost the mail."""
+    from store import consultations as repo
+    from store.respondents import approve as approve_response
+
+    ctx = app_from_env()
+    with ctx.session() as s:
+        c = repo.get(session=s, ref=ref)
+        approve_response(session=s, consultation=c, reference=reference, actor=actor(), now=ctx.now(now))
+        s.commit()
+    typer.echo(f"{c.slug}: {reference} approved")

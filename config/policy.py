@@ -36,6 +36,7 @@ class Policy:
     reminder_time: time = time(9)  # local time in the consultation's zone: mail at a sensible hour
     letter_numbers: str = "registry"  # or "tool": see policy.toml
     first_letter_number: int = 1
+    unconfirmed_expire_days: int = 7  # a response its respondent never confirmed is deleted after this
 
     @property
     def tool_numbers_letters(self) -> bool:
@@ -73,6 +74,9 @@ def load_policy(path: Path | None = None) -> Policy:
     first = raw.get("first_letter_number", 1)
     if not isinstance(first, int) or not 1 <= first <= 999:
         raise PolicyError(f"policy file {path}: first_letter_number must be a whole number from 1 to 999")
+    expire = raw.get("unconfirmed_expire_days", 7)
+    if not isinstance(expire, int) or not 1 <= expire <= 366:
+        raise PolicyError(f"policy file {path}: unconfirmed_expire_days must be a whole number of days from 1 to 366")
     for key in ("min_open_days", "meeting_gap_days"):
         if key in raw and (not isinstance(raw[key], int) or raw[key] < 0):
             raise PolicyError(f"policy file {path}: {key} must be a non-negative integer")

@@ -14,24 +14,28 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, case, func, select
 
 from documents.wording import Words, environment, letter_date
 from states.languages import pick
 from states.timing import local_date
 from store.consultations import key
 from store.counts import response_counts
+from store.submissions import public
 from store.tables import Consultation, Submission
 
 BATCH = 1000
 S = Submission.__table__.c  # type: ignore[attr-defined]
 NUMBER = func.row_number().over(order_by=(S.received_at, S.id)).label("n")
-COLUMNS = (S.reference, S.name, S.organisation, S.category, S.country, S.language, S.summary, S.answers,
-           S.received_at, S.attachment_name, S.attachment_path)  # fmt: skip
+_ANONYMOUS = S.publication == "anonymous"  # the respondent asked: no name, no organisation
+COLUMNS = (S.reference, case((_ANONYMOUS, None), else_=S.name).label("name"),
+           case((_ANONYMOUS, None), else_=S.organisation).label("organisation"), S.category, S.country, S.language,
+           S.summary, S.answers, S.received_at, S.attachment_name, S.attachment_path)  # fmt: skip
 
 
 def _rows(conn: Connection, consultation_id: int, *, order: tuple = ()) -> Iterator[Any]:
-    numbered = select(NUMBER, *COLUMNS).where(S.consultation_id == consultation_id, S.published.is_(True)).subquery()
+    """The public responses (store.submissions.public), each as last amended."""
+    numbered = select(NUMBER, *COLUMNS).where(S.consultation_id == consultation_id, public(S)).subquery()
     query = select(numbered).order_by(*(numbered.c[k] for k in order), numbered.c.n)
     # Per statement: `Connection.execution_options` would switch the caller's whole
     # connection to server-side cursors (PostgreSQL then refuses its next UPDATE).
@@ -100,6 +104,9 @@ FORMULA_STARTS = frozenset("=+-@\t\r")
 
 
 def write_csv(conn: Connection, c: Consultation, out: IO[str]) -> None:
+    """UTF-8 with a byte-order mark: without it Excel reads Arabic and Chinese as cp1252.
+    An anonymous contribution has an empty name and organisation."""
+    out.write("\ufeff")
     writer = csv.writer(out)
     writer.writerow(CSV_HEAD + [f"answer_{n}" for n in range(1, len(c.questions) + 1)])
     for row in _rows(conn, key(c)):
@@ -114,6 +121,7 @@ def write_json(conn: Connection, c: Consultation, out: IO[str]) -> None:
     out.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "responses": [\n')
     for i, row in enumerate(_rows(conn, key(c))):
         item = {"contribution": row.n, "reference": row.reference, "name": row.name, "organisation": row.organisation,
+                "anonymous": row.name is None,
                 "category": row.category, "country": row.country, "language": row.language,
                 "received_at": _iso(row.received_at), "summary": row.summary, "answers": row.answers,
                 "attachment": {"name": row.attachment_name, "file": bundled_name(row)} if row.attachment_path

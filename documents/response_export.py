@@ -21,6 +21,7 @@ import xlsxwriter  # type: ignore[import-untyped]
 from documents.compilation import safe_cell
 from states.languages import pick
 from states.timing import zone
+from store.submissions import status_of
 from store.tables import Consultation, Submission
 
 BOM = "\ufeff"
@@ -29,14 +30,15 @@ BOM = "\ufeff"
 def header(c: Consultation) -> list[str]:
     questions = [f"Q{n}: {pick(q, 'en')}"[:120] for n, q in enumerate(c.questions, start=1)]
     return ["reference", "received (UTC)", f"received ({c.timezone})", "name", "organisation", "category", "country",
-            "e-mail", "language", "channel", "status", "attachment", "summary", *questions]  # fmt: skip
+            "e-mail", "language", "channel", "status", "publication", "version", "attachment", "summary",
+            *questions]  # fmt: skip
 
 
 def row(c: Consultation, s: Submission) -> list[str]:
     answers = {int(a["question"]): a.get("text", "") for a in s.answers}
     local = s.received_at.astimezone(zone(c.timezone)).strftime("%Y-%m-%d %H:%M:%S")
     return [s.reference, _utc(s.received_at), local, s.name, s.organisation or "", s.category, s.country, s.email,
-            s.language, s.channel, "published" if s.published else "withheld", s.attachment_name or "", s.summary,
+            s.language, s.channel, status_of(s), s.publication, str(s.version), s.attachment_name or "", s.summary,
             *(answers.get(n, "") for n in range(1, len(c.questions) + 1))]  # fmt: skip
 
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import tomllib
-from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from states.languages import LANGUAGES, RTL_LANGUAGES, babel_locale
+from states.dates import long_date
+from states.languages import LANGUAGES, RTL_LANGUAGES
 
 HERE = Path(__file__).parent
 
@@ -24,9 +23,7 @@ def catalogue(lang: str) -> dict[str, str]:
     return tomllib.loads((HERE / "catalog" / f"{lang}.toml").read_text(encoding="utf-8"))
 
 
-def letter_date(value: date, lang: str) -> str:
-    """`19 أغسطس 2017`, `19 August 2017`, `2017年8月19日`, `19 août 2017`."""
-    return format_date(value, format="long", locale=babel_locale(lang))
+letter_date = long_date  # `19 أغسطس 2017`, `19 August 2017`, `2017年8月19日`, `19 août 2017` (states/dates.py)
 
 
 @cache
@@ -44,4 +41,20 @@ class Words:
         self.strings = catalogue(lang)
 
     def __call__(self, key: str, **values: Any) -> Markup:
-        return Markup(environment().from_string(self.strings[key]).render(**values))
+        return Markup(
+            environment().from_string(self.strings[key]).render(**{k: isolated(k, v) for k, v in values.items()})
+        )
+
+
+def isolated(key: str, value: Any) -> Any:
+    """A value set into a sentence, isolated from the text around it (`<bdi>`, UAX #9): in
+    the Arabic letter an English place or a letter number keeps its own order, and an
+    address reads left to right, whole, as a link. Markup (a sentence already built) and
+    numbers pass as they are."""
+    if not isinstance(value, str) or isinstance(value, Markup) or not value:
+        return value
+    if key == "url" or key.endswith("_url"):
+        return Markup('<a href="{0}" dir="ltr" class="address">{0}</a>').format(value)
+    if "@" in value and not any(c.isspace() for c in value):
+        return Markup('<bdi dir="ltr" class="address">{0}</bdi>').format(value)
+    return Markup("<bdi>{0}</bdi>").format(value)

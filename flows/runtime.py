@@ -23,6 +23,8 @@ def has_work(*, settings: Settings, now: datetime) -> bool:
     try:
         if work.due_consultations(engine=engine, now=now, limit=1) or work.notices_due(engine=engine):
             return True
+        if work.expiry_due(engine=engine, now=now, settings=settings):
+            return True
         return bool(settings.smtp_host) and work.mail_due(engine=engine, now=now) > 0
     finally:
         engine.dispose()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, func
 from sqlalchemy.exc import OperationalError
@@ -28,9 +28,9 @@ from states import SYSTEM_ACTOR, Change, ConsultError, Stage, Trigger
 from states.clock import Alert, owed
 from states.errors import Busy
 from store import consultations as repo
-from store import lifecycle
+from store import lifecycle, respondents
 from store.submissions import responded_emails
-from store.tables import OutboxMessage
+from store.tables import OutboxMessage, Submission
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,31 @@ def mail_due(*, engine: Engine, now: datetime) -> int:
             col(OutboxMessage.status) == Status.PENDING, col(OutboxMessage.next_attempt_at) <= now
         )
         return s.exec(query).one()
+
+
+def expiry_due(*, engine: Engine, now: datetime, settings: Settings) -> bool:
+    """Whether a response waits, unconfirmed, past its expiry (an index range, not a scan)."""
+    cutoff = now - timedelta(days=settings.policy.unconfirmed_expire_days)
+    with Session(engine) as s:
+        query = select(Submission.id).where(
+            col(Submission.confirmed_at).is_(None), col(Submission.received_at) < cutoff
+        )
+        return s.exec(query.limit(1)).first() is not None
+
+
+def expire_unconfirmed(*, engine: Engine, now: datetime, settings: Settings) -> list[str]:
+    """Delete the responses left unconfirmed past the expiry, in a transaction of their own,
+    then their attachments (after the commit: a rolled-back delete must leave its files)."""
+    with Session(engine) as s:
+        gone = respondents.expire_unconfirmed(session=s, now=now, expire_days=settings.policy.unconfirmed_expire_days)
+        s.commit()
+    for _, _, path in gone:
+        if path:
+            (settings.attachments_dir / path).unlink(missing_ok=True)
+    return [
+        f"response {reference}: unconfirmed after {settings.policy.unconfirmed_expire_days} days, deleted"
+        for _, reference, _ in gone
+    ]
 
 
 def notices_due(*, engine: Engine) -> int:
@@ -180,6 +205,7 @@ def advance_all_due(*, engine: Engine, now: datetime, settings: Settings, batch:
             total.stopped = report.stopped
             return total
     total.notices = [str(f) for f in fanout.fan_out_pending(engine=engine, now=now, mail=settings.mail)]
+    total.actions += expire_unconfirmed(engine=engine, now=now, settings=settings)
     return total
 
 

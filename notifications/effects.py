@@ -25,10 +25,8 @@ def receive(
         session=session, consultation=consultation, data=data, now=now, channel=channel,
         attachment_name=attachment_name, attachment_path=attachment_path,
     )  # fmt: skip
-    if received.created:
-        s = received.submission
-        queue_receipt(
-            session=session, consultation=consultation, email=s.email, name=s.name, lang=s.language,
-            reference=s.reference, received_at=now, now=now, mail=settings.mail,
-        )  # fmt: skip
+    if received.created and received.link:
+        queue_receipt(session=session, consultation=consultation, submission=received.submission,
+                      link=received.link, now=now, mail=settings.mail,
+                      expire_days=settings.policy.unconfirmed_expire_days)  # fmt: skip
     return received

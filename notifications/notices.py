@@ -15,12 +15,13 @@ from sqlmodel import Session, col, select
 from config import MailSettings
 from notifications import registry
 from notifications.outbox import Outgoing, enqueue, mime
-from notifications.render import long_date, long_instant, render, time_left
+from notifications.render import render
 from states import Notice, Stage
+from states.dates import long_date, long_instant, time_left
 from states.errors import ConsultError
 from states.languages import pick
 from store.consultations import audit_log, key
-from store.tables import Consultation, Stakeholder
+from store.tables import Consultation, Stakeholder, Submission
 
 
 def _urls(c: Consultation, lang: str, mail: MailSettings) -> dict[str, str]:
@@ -135,14 +136,23 @@ def queue_reminders(
 
 
 def queue_receipt(
-    *, session: Session, consultation: Consultation, email: str, name: str, lang: str, reference: str,
-    received_at: datetime, now: datetime, mail: MailSettings,
+    *, session: Session, consultation: Consultation, submission: Submission, link: str, now: datetime,
+    mail: MailSettings, expire_days: int,
 ) -> int:  # fmt: skip
-    values = {**consultation_values(consultation, lang, mail), "questions": [], "name": name,
-              "reference": reference, "received_at": long_instant(received_at, lang, consultation.timezone),
-              "unsubscribe_url": None}  # fmt: skip
+    """The receipt of a response, or of its amendment (one per version), with the private
+    link to confirm, amend or withdraw it."""
+    s, lang = submission, submission.language
+    values = {**consultation_values(consultation, lang, mail), "questions": [], "name": s.name,
+              "reference": s.reference, "received_at": long_instant(now, lang, consultation.timezone),
+              "unsubscribe_url": None, "manage_url": f"{mail.base_url}/respond/manage/{link}",
+              "confirm": s.confirmed_at is None and consultation.publish_after == "confirmation",
+              "moderated": s.confirmed_at is None and consultation.publish_after == "moderation",
+              "private": s.publication == "private", "anonymous": s.publication == "anonymous",
+              "amended": s.amended_at is not None, "expire_days": expire_days}  # fmt: skip
+    purpose = f"receipt:{s.reference}" if s.version == 1 else f"receipt:{s.reference}:{s.version}"
+    email, name = s.email, s.name
     message = Outgoing(
-        consultation_id=consultation.id, stakeholder_id=None, purpose=f"receipt:{reference}", language=lang,
+        consultation_id=consultation.id, stakeholder_id=None, purpose=purpose, language=lang,
         recipient_email=email, recipient_name=name, rendered=render("receipt", lang, values),
         reply_to=consultation.contact_email,
     )  # fmt: skip

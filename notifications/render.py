@@ -6,19 +6,16 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from babel.dates import format_date, format_datetime, format_timedelta
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from states import Notice
 from states.clock import Alert
-from states.languages import LANGUAGES, RTL_LANGUAGES, babel_locale
-from states.timing import zone
+from states.languages import LANGUAGES, RTL_LANGUAGES
 
 HERE = Path(__file__).parent
 # The lifecycle's notices (states.Notice), reminders and receipts, and the staff alerts.
@@ -55,53 +52,71 @@ def _compiled(template: str, html: bool):
     return (html_env if html else text_env).from_string(template)
 
 
-def long_date(value: date, lang: str) -> str:
-    """The letter's own style: `19 أغسطس 2017`, `2017年8月19日`, `19 août 2017`."""
-    return format_date(value, format="long", locale=babel_locale(lang))
-
-
-def long_instant(value: datetime, lang: str, tz: str) -> str:
-    """A date and time in the consultation's zone, for the reader's locale."""
-    local = value.astimezone(zone(tz))
-    locale = babel_locale(lang)
-    return f"{format_date(local.date(), format='long', locale=locale)} {format_datetime(local, 'HH:mm', locale=locale)}"
-
-
-def time_left(delta: timedelta, lang: str) -> str:
-    """The time left, never more than there is: whole days from one day on, then whole
-    hours, then minutes (a reminder an hour before the deadline says "1 hour", not "1 day").
-    Plural rules are the locale's (Russian has three), so Babel words the span."""
-    unit: Literal["day", "hour", "minute"]
-    if delta >= timedelta(days=1):
-        span, unit = timedelta(days=delta.days), "day"
-    elif delta >= timedelta(hours=1):
-        span, unit = timedelta(hours=delta.seconds // 3600), "hour"
-    else:
-        span, unit = timedelta(minutes=max(delta.seconds // 60, 1)), "minute"
-    return format_timedelta(span, granularity=unit, threshold=1000, format="long", locale=babel_locale(lang))
-
-
 def _single_line(text: str) -> str:
     return " ".join(text.split())
 
 
+# Unicode isolates (UAX #9): a value set into right-to-left wording keeps its own order.
+# FSI takes the value's own direction (an English title); LRI forces left-to-right (an
+# address: "https://…/respond" must not come out backwards). Spaces inside the isolate keep
+# a mail client's link detection from taking the invisible PDI into the address.
+FSI, LRI, PDI = "\u2068", "\u2066", "\u2069"
+
+
+def _is_link(key: str) -> bool:
+    return key.endswith("_url")
+
+
+def _is_address(value: str) -> bool:
+    return "@" in value and not any(c.isspace() for c in value)
+
+
+def _isolated_text(values: dict[str, Any], rtl: bool) -> dict[str, Any]:
+    if not rtl:
+        return values
+    out = dict(values)
+    for key, value in values.items():
+        if isinstance(value, str) and value and key != "lang":
+            out[key] = f"{LRI} {value} {PDI}" if _is_link(key) or _is_address(value) else f"{FSI}{value}{PDI}"
+    return out
+
+
+def _isolated_html(values: dict[str, Any]) -> dict[str, Any]:
+    """Every value in its own `<bdi>` (the HTML isolate), addresses as links that read left
+    to right: in an Arabic message an English title or a URL keeps its order."""
+    out = dict(values)
+    for key, value in values.items():
+        if not isinstance(value, str) or not value or key == "lang":
+            continue
+        if _is_link(key):
+            out[key] = Markup('<a href="{0}" dir="ltr">{0}</a>').format(value)
+        elif _is_address(value):
+            out[key] = Markup('<a href="mailto:{0}" dir="ltr">{0}</a>').format(value)
+        else:
+            out[key] = Markup("<bdi>{0}</bdi>").format(value)
+    return out
+
+
 def render(purpose: str, lang: str, context: dict[str, Any]) -> Rendered:
-    """Render one message; `context` holds every value the wording names."""
+    """Render one message; `context` holds every value the wording names. A paragraph the
+    wording leaves empty for this message (a condition not met) is left out."""
     if purpose not in PURPOSES:
         raise ValueError(f"unknown mail purpose {purpose!r}")
     strings = catalogue(lang)
     common, wording = strings["common"], strings[purpose]
     text_env, html_env = _environments()
     values = {**context, "lang": lang}
+    text_values, html_values = _isolated_text(values, lang in RTL_LANGUAGES), _isolated_html(values)
 
     def both(template: str) -> tuple[str, Markup]:
-        return _compiled(template, False).render(values), Markup(_compiled(template, True).render(values))
+        return (_compiled(template, False).render(text_values),
+                Markup(_compiled(template, True).render(html_values)))  # fmt: skip
 
-    subject = _single_line(_compiled(wording["subject"], False).render(values))
+    subject = _single_line(_compiled(wording["subject"], False).render(text_values))
     parts = {key: both(common[key]) for key in ("greeting", "signoff", "view")}
     parts["contact"] = both(common["contact"]) if context.get("contact_email") else ("", Markup(""))
     parts["unsubscribe"] = both(common["unsubscribe"]) if context.get("unsubscribe_url") else ("", Markup(""))
-    body = [both(p) for p in wording["body"]]
+    body = [pair for pair in (both(p) for p in wording["body"]) if pair[0].strip()]
     questions = context.get("questions") or []
     layout = {
         "subject": subject, "lang": lang, "direction": "rtl" if lang in RTL_LANGUAGES else "ltr",

@@ -52,14 +52,20 @@ class Trigger(StrEnum):
 
 
 class Action(StrEnum):
-    """What staff record on a consultation without changing its stage: an audit row of its
-    own (who, when, why, what changed), skipped by the replay. Recorded by the store's
-    operations (store/consultations.py, store/moderation.py), not by the lifecycle table."""
+    """What staff, respondents and the clock record on a consultation without changing its
+    stage: an audit row of its own (who, when, why, what changed), skipped by the replay.
+    Recorded by the store's operations (store/consultations.py, store/submissions.py,
+    store/respondents.py), not by the lifecycle table."""
 
     EDIT = "edit"  # title, questions, dates, place, contact or languages, before the letter
     WITHHOLD_RESPONSE = "withhold_response"
     PUBLISH_RESPONSE = "publish_response"
     SET_RECIPIENTS = "set_recipients"
+    APPROVE_RESPONSE = "approve_response"  # a moderator publishes an unconfirmed response
+    CONFIRM_RESPONSE = "confirm_response"  # its respondent, by the private link
+    AMEND_RESPONSE = "amend_response"
+    WITHDRAW_RESPONSE = "withdraw_response"
+    EXPIRE_RESPONSES = "expire_responses"  # the clock deletes those left unconfirmed
 
     @property
     def dashed(self) -> str:

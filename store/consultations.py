@@ -166,9 +166,16 @@ def list_consultations(*, session: Session, stage: Stage | None = None, discarde
     return [i for i in session.exec(query) if i is not None]
 
 
-def audit_log(*, session: Session, consultation_id: int) -> list[AuditEntry]:
-    query = select(AuditEntry).where(AuditEntry.consultation_id == consultation_id).order_by(col(AuditEntry.seq))
-    return [i for i in session.exec(query) if i is not None]
+def audit_log(*, session: Session, consultation_id: int, public: bool = False) -> list[AuditEntry]:
+    """The consultation's audit log; `public`: as anyone may read it — the lifecycle and
+    edits, not moderation (its reasons name people) nor respondents' matters (staff pages)."""
+    query = select(AuditEntry).where(AuditEntry.consultation_id == consultation_id)
+    if public:
+        query = query.where(col(AuditEntry.trigger).not_in(PRIVATE_ACTIONS))
+    return [i for i in session.exec(query.order_by(col(AuditEntry.seq))) if i is not None]
+
+
+PRIVATE_ACTIONS = tuple(a.value for a in Action if a is not Action.EDIT)
 
 
 def replayed_stage(*, session: Session, consultation_id: int) -> Stage | None:
@@ -264,6 +271,7 @@ EDITABLE = (
     "min_open_days",
     "meeting_gap_days",
     "reminder_offsets",
+    "publish_after",
 )
 
 

@@ -16,9 +16,12 @@ ONLINE = frozenset({"web", "api"})  # the form and the API; anything imported is
 
 @dataclass(frozen=True, slots=True)
 class Counts:
-    received: int = 0
-    published: int = 0
-    withheld: int = 0
+    received: int = 0  # every response stored, in whatever state
+    published: int = 0  # what the public sees (store.submissions.public)
+    withheld: int = 0  # confirmed, but withheld by a moderator
+    unconfirmed: int = 0  # waiting for its respondent (or a moderator): counted apart
+    withdrawn: int = 0
+    private: int = 0  # confirmed, for the secretariat only (the respondent's choice)
     online: int = 0
     other: int = 0
     published_online: int = 0
@@ -27,20 +30,29 @@ class Counts:
 
 def response_counts(conn: Connection, consultation_id: int) -> Counts:
     S = Submission.__table__.c  # type: ignore[attr-defined]
+    confirmed, withdrawn = S.confirmed_at.is_not(None), S.withdrawn_at.is_not(None)
     rows = conn.execute(
-        select(S.published, S.channel, S.category, func.count())
+        select(S.published, confirmed, withdrawn, S.publication, S.channel, S.category, func.count())
         .where(S.consultation_id == consultation_id)
-        .group_by(S.published, S.channel, S.category)
+        .group_by(S.published, confirmed, withdrawn, S.publication, S.channel, S.category)
     ).all()
-    received = published = online = published_online = 0
+    received = published = online = published_online = unconfirmed = gone = private = withheld = 0
     by_category: dict[str, int] = {}
-    for is_published, channel, category, n in rows:
+    for is_published, is_confirmed, is_withdrawn, publication, channel, category, n in rows:
         received += n
         online += n if channel in ONLINE else 0
-        if is_published:
+        if is_withdrawn:
+            gone += n
+        elif not is_confirmed:
+            unconfirmed += n
+        elif not is_published:
+            withheld += n
+        elif publication == "private":
+            private += n
+        else:
             published += n
             published_online += n if channel in ONLINE else 0
             by_category[category] = by_category.get(category, 0) + n
-    return Counts(received=received, published=published, withheld=received - published, online=online,
-                  other=received - online, published_online=published_online,
-                  published_by_category=by_category)  # fmt: skip
+    return Counts(received=received, published=published, withheld=withheld, unconfirmed=unconfirmed,
+                  withdrawn=gone, private=private, online=online, other=received - online,
+                  published_online=published_online, published_by_category=by_category)  # fmt: skip

@@ -21,7 +21,7 @@ MAX_FILE = 1_000_000
 KEYS = {
     "slug", "decided_on", "timezone", "letter_date", "opens_at", "deadline", "meeting_on", "meeting_place",
     "contact_name", "contact_email", "title", "questions", "min_open_days", "meeting_gap_days",
-    "reminder_offsets_days", "recipients",
+    "reminder_offsets_days", "recipients", "publish_after",
 }  # fmt: skip
 
 
@@ -69,6 +69,7 @@ def parse_decision(
         **{k: raw[k] for k in ("min_open_days", "meeting_gap_days") if k in raw},
         **({"reminder_offsets": raw["reminder_offsets_days"]} if "reminder_offsets_days" in raw else {}),
         **({"recipients": raw["recipients"]} if "recipients" in raw else {}),
+        **({"publish_after": raw["publish_after"]} if "publish_after" in raw else {}),
         "questions": questions,
         "timezone": tz,
         "decided_on": _date(raw, "decided_on", where),
@@ -110,7 +111,7 @@ def decision_of(c: Consultation) -> dict[str, Any]:
         "decided_on": c.decided_on, "letter_date": c.letter_date, "opens_at": c.opens_at, "deadline": c.deadline,
         "meeting_on": c.meeting_on, "meeting_place": c.meeting_place, "contact_name": c.contact_name,
         "contact_email": c.contact_email, "min_open_days": c.min_open_days, "meeting_gap_days": c.meeting_gap_days,
-        "reminder_offsets_days": c.reminder_offsets, "recipients": c.audience,
+        "reminder_offsets_days": c.reminder_offsets, "recipients": c.audience, "publish_after": c.publish_after,
     }  # fmt: skip
     return {k: v for k, v in raw.items() if v is not None}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -154,6 +154,8 @@ class ConsultationCreate(Text):
     meeting_gap_days: int | None = Field(default=None, ge=0, le=366)
     reminder_offsets: list[int] | None = None
     recipients: Audience | None = None  # None: the whole registry
+    # What publishes a response: its respondent confirming by the mailed link, or a moderator.
+    publish_after: Literal["confirmation", "moderation"] = "confirmation"
 
     @model_validator(mode="after")
     def _years(self) -> ConsultationCreate:
@@ -308,6 +310,8 @@ class SubmissionCreate(Text):
     language: str = "en"
     summary: str = Field(min_length=1, max_length=3000)
     answers: list[Answer] = Field(default_factory=list)  # none: the contribution is its attachment
+    # The respondent's choice: with the name, without name and organisation, or for the secretariat only.
+    publication: Literal["named", "anonymous", "private"] = "named"
 
     _one_line = field_validator("name", "organisation")(StakeholderCreate._one_line.__func__)  # type: ignore[attr-defined]
     _category = field_validator("category")(StakeholderCreate._category.__func__)  # type: ignore[attr-defined]

@@ -10,15 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 
-from sqlalchemy import Text, cast, func, or_
+from sqlalchemy import Text, and_, cast, func, or_
 from sqlmodel import Session, col, select
 
 from store.counts import ONLINE
 from store.statements import contains
+from store.submissions import public
 from store.tables import OutboxMessage, Stakeholder, Submission
 
 PAGE = 50
-STATUSES = ("published", "withheld")
+STATUSES = ("published", "withheld", "unconfirmed", "withdrawn", "private")  # store.submissions.status_of
 ATTACHMENT = ("yes", "no")
 
 
@@ -31,7 +32,7 @@ class ResponseFilter:
     country: str = ""
     language: str = ""
     channel: str = ""
-    status: str = ""  # published | withheld
+    status: str = ""  # one of STATUSES
     attachment: str = ""  # yes | no
 
     @classmethod
@@ -42,6 +43,19 @@ class ResponseFilter:
         from urllib.parse import urlencode
 
         return urlencode({f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)})
+
+
+def _status(status: str):
+    """store.submissions.status_of, as SQL."""
+    S = Submission
+    confirmed, live = col(S.confirmed_at).is_not(None), col(S.withdrawn_at).is_(None)
+    return {
+        "withdrawn": ~live,
+        "unconfirmed": and_(live, ~confirmed),
+        "withheld": and_(live, confirmed, col(S.published).is_(False)),
+        "private": and_(live, confirmed, col(S.published).is_(True), col(S.publication) == "private"),
+        "published": public(),
+    }[status]
 
 
 def _where(query, consultation_id: int, wanted: ResponseFilter):
@@ -63,7 +77,7 @@ def _where(query, consultation_id: int, wanted: ResponseFilter):
     elif wanted.channel:
         query = query.where(S.channel == wanted.channel)
     if wanted.status in STATUSES:
-        query = query.where(col(S.published).is_(wanted.status == "published"))
+        query = query.where(_status(wanted.status))
     if wanted.attachment in ATTACHMENT:
         has = col(S.attachment_path).is_not(None)
         query = query.where(has if wanted.attachment == "yes" else ~has)

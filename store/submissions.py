@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter
+from sqlalchemy import and_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -18,6 +19,7 @@ from states.errors import Conflict, ConsultError, NotFound
 from states.guards import accepting_responses
 from states.timing import zone
 from store import consultations as repo
+from store import respondents
 from store.attachments import stored_name
 from store.consultations import plan_of
 from store.models import Answer, SubmissionCreate
@@ -41,6 +43,38 @@ class InvalidAnswer(ConsultError):
 class Received:
     submission: Submission
     created: bool  # False: the very same response had already been stored
+    link: str | None = None  # the private link's token, for the receipt only (its digest is stored)
+    publish_after: str = "confirmation"  # the consultation's: what makes the response public
+
+
+def public(S: Any = None) -> Any:
+    """The one rule for what the public sees (pages, API, compilation, counts): confirmed
+    (by its respondent or a moderator), not withheld, not withdrawn, and not kept for the
+    secretariat by its respondent. `S`: the table's columns (default: the model's)."""
+    S = S if S is not None else Submission.__table__.c  # type: ignore[attr-defined]
+    return and_(S.published.is_(True), S.confirmed_at.is_not(None), S.withdrawn_at.is_(None),
+                S.publication != "private")  # fmt: skip
+
+
+def is_public(s: Submission) -> bool:
+    """`public()` for one row already read."""
+    return bool(s.published and s.confirmed_at is not None and s.withdrawn_at is None and s.publication != "private")
+
+
+def status_of(s: Submission) -> str:
+    """One word for staff: what keeps a response from the public, if anything."""
+    if s.withdrawn_at is not None:
+        return "withdrawn"
+    if s.confirmed_at is None:
+        return "unconfirmed"
+    if not s.published:
+        return "withheld"
+    return "private" if s.publication == "private" else "published"
+
+
+def shown_name(s: Any) -> tuple[str | None, str | None]:
+    """(name, organisation) as the public may read them: none for an anonymous response."""
+    return (None, None) if s.publication == "anonymous" else (s.name, s.organisation)
 
 
 def content_hash(data: SubmissionCreate) -> str:
@@ -75,23 +109,37 @@ def submit(
         raise NotAccepting(f"consultation {c.slug!r} {when}: responses are not accepted (stage {c.stage})")
     check_answers(consultation=c, data=data, attached=attachment_path is not None)
     digest = content_hash(data)
+    token, link_digest = respondents.new_link()
     values: dict[str, Any] = {
         "consultation_id": c.id, "reference": f"R-{secrets.token_hex(5).upper()}",
         **data.model_dump(exclude={"answers"}), "answers": [a.model_dump() for a in data.answers],
         "attachment_name": attachment_name, "attachment_path": attachment_path,
         "channel": channel, "published": True, "content_hash": digest, "received_at": now,
+        "confirmed_at": None, "confirmed_by": None, "withdrawn_at": None, "amended_at": None, "version": 1,
+        "link_digest": link_digest,
     }  # fmt: skip
     # One statement on the usual path: the unique (consultation, e-mail) key decides, so two
     # requests racing with the same address cannot both be stored.
     new_id = session.connection().execute(_insert_new(), values).scalar()
     if new_id is not None:
-        return Received(Submission(id=new_id, **values), created=True)
+        return Received(Submission(id=new_id, **values), created=True, link=token, publish_after=c.publish_after)
     existing = session.exec(
         select(Submission).where(Submission.consultation_id == c.id, Submission.email == data.email)
     ).one()
-    if existing.content_hash == digest:
-        return Received(existing, created=False)
-    raise AlreadyResponded(f"a different response from {data.email} is already recorded for {c.slug!r}")
+    if existing.content_hash == digest and existing.withdrawn_at is None:
+        return Received(existing, created=False, publish_after=c.publish_after)
+    if existing.confirmed_at is None or existing.withdrawn_at is not None:
+        # Nobody has shown this address is theirs (or its respondent withdrew): the new
+        # content replaces it and must be confirmed again.
+        respondents.resend(session=session, row=existing, data=data, digest=digest, now=now)
+        existing.attachment_name, existing.attachment_path = attachment_name, attachment_path
+        existing.confirmed_at = existing.confirmed_by = existing.withdrawn_at = None
+        existing.link_digest = link_digest
+        return Received(existing, created=True, link=token, publish_after=c.publish_after)
+    raise AlreadyResponded(
+        f"a different response from {data.email} is already recorded for {c.slug!r}: "
+        "amend it through the link in its receipt"
+    )
 
 
 def _insert_new():
@@ -103,7 +151,7 @@ def _insert_new():
 def published(*, session: Session, consultation_id: int) -> list[Submission]:
     query = (
         select(Submission)
-        .where(Submission.consultation_id == consultation_id, col(Submission.published).is_(True))
+        .where(Submission.consultation_id == consultation_id, public())
         .order_by(col(Submission.received_at), col(Submission.id))
     )
     return list(session.exec(query))
@@ -120,7 +168,13 @@ def all_for(*, session: Session, consultation_id: int) -> list[Submission]:
 
 
 def responded_emails(*, session: Session, consultation_id: int) -> frozenset[str]:
-    return frozenset(session.exec(select(Submission.email).where(Submission.consultation_id == consultation_id)))
+    """Whom reminders skip: those who responded and confirmed (an unconfirmed response may
+    be someone else's use of the address)."""
+    query = select(Submission.email).where(
+        Submission.consultation_id == consultation_id, col(Submission.confirmed_at).is_not(None),
+        col(Submission.withdrawn_at).is_(None),
+    )  # fmt: skip
+    return frozenset(session.exec(query))
 
 
 def moderate(
@@ -192,6 +246,7 @@ def import_many(
     dialect = session.get_bind().dialect
     stamped_now = bound_value(table.c.received_at, now, dialect)
     published = bound_value(table.c.published, True, dialect)
+    confirmer = bound_value(table.c.confirmed_by, "import", dialect)
     references = iter(_references(len(rows)))
     seen: set[str] = set()
     new: list[tuple] = []
@@ -219,7 +274,7 @@ def import_many(
             to_write.append((path, file.data))
         new.append((consultation_id, next(references), data.name, data.organisation, data.category, data.country,
                     data.email, data.language, data.summary, _ANSWERS.dump_json(data.answers).decode(), "import",
-                    published, digest, received_at, name, path))  # fmt: skip
+                    published, digest, received_at, name, path, data.publication, received_at, confirmer))  # fmt: skip
     written = _write_files(attachments, to_write)
     try:
         insert_rows(connection=session.connection(), table=table, columns=_IMPORT_COLUMNS, rows=new)
@@ -265,7 +320,7 @@ def _write_files(folder: Path | None, files: list[tuple[str, bytes]]) -> list[Pa
 
 _IMPORT_COLUMNS = ("consultation_id", "reference", "name", "organisation", "category", "country", "email", "language",
                    "summary", "answers", "channel", "published", "content_hash", "received_at", "attachment_name",
-                   "attachment_path")  # fmt: skip
+                   "attachment_path", "publication", "confirmed_at", "confirmed_by")  # fmt: skip
 _ANSWERS = TypeAdapter(list[Answer])
 
 

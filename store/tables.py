@@ -46,6 +46,9 @@ class Consultation(SQLModel, table=True):
     # again (renamed `slug~id`), the original kept here and its audit log kept whole.
     discarded_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     discarded_slug: str | None = Field(default=None, max_length=80)
+    # What makes a response public: its respondent confirming the address ("confirmation")
+    # or a moderator approving it ("moderation"): store.submissions.PUBLISH_AFTER.
+    publish_after: str = Field(default="confirmation", max_length=12)
     stage: str = Field(max_length=20, index=True)
     version: int = Field(default=1)
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
@@ -184,16 +187,20 @@ class ClockLease(SQLModel, table=True):
 
 
 class Submission(SQLModel, table=True):
-    """A stakeholder's response. Immutable once stored; staff may only withhold or publish it.
+    """A stakeholder's response. Staff may only withhold or publish it; its respondent may
+    amend it (the replaced content is kept in SubmissionEvent) or withdraw it until the
+    deadline, through the private link mailed to the address.
 
     One per e-mail address and consultation (a unique key): the same response sent twice
-    is stored once.
+    is stored once. Public only when confirmed, not withheld, not withdrawn and not kept
+    from publication by its respondent (store.submissions.PUBLIC).
     """
 
     __tablename__ = "submission"
     __table_args__ = (
         UniqueConstraint("consultation_id", "email", name="uq_submission_consultation_email"),
         Index("ix_submission_consultation_id_id", "consultation_id", "id"),  # the staff table pages by id
+        Index("ix_submission_unconfirmed", "confirmed_at", "received_at"),  # the clock's expiry
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -210,9 +217,34 @@ class Submission(SQLModel, table=True):
     attachment_name: str | None = Field(default=None, max_length=200)  # the submitter's file name
     attachment_path: str | None = Field(default=None, max_length=200)  # generated, under data/attachments
     channel: str = Field(default="web", max_length=20)  # web | api | import
-    published: bool = True
+    published: bool = True  # False: withheld by a moderator
     content_hash: str = Field(max_length=64)
     received_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    publication: str = Field(default="named", max_length=12)  # named | anonymous | private (the respondent's choice)
+    confirmed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    confirmed_by: str | None = Field(default=None, max_length=120)  # "respondent", "import", or the moderator
+    withdrawn_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    amended_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    version: int = Field(default=1)
+    link_digest: str | None = Field(
+        default=None, max_length=64, unique=True, index=True
+    )  # SHA-256 of the private link's token
+
+
+class SubmissionEvent(SQLModel, table=True):
+    """What happened to a response after it was stored — confirmed, amended (with the content
+    it replaced), withdrawn — by whom. Its own log, not the consultation's audit: thousands
+    of respondents acting at once must not queue on the consultation's optimistic lock."""
+
+    __tablename__ = "submission_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", index=True)
+    action: str = Field(max_length=30)  # states.Action
+    actor: str = Field(max_length=120)
+    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    version: int  # the response's version after the action
+    replaced: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))  # an amendment's previous content
 
 
 class StaffUser(SQLModel, table=True):

@@ -16,6 +16,7 @@ from states import Document, Stage, allowed_triggers
 from states.clock import next_step
 from store.consultations import plan_of
 from store.counts import Counts
+from store.submissions import shown_name, status_of
 from store.tables import ArchivedDocument, ArchivedFile, AuditEntry, Consultation, Submission
 
 Instant = Annotated[datetime, PlainSerializer(lambda v: v.isoformat(), return_type=str)]
@@ -92,6 +93,9 @@ class Responses(View):
     received: int
     published: int
     withheld: int
+    unconfirmed: int = 0  # waiting for the respondent's confirmation or a moderator: counted apart
+    withdrawn: int = 0
+    private: int = 0  # for the secretariat only, by the respondent's choice
     by_channel: ByChannel
 
 
@@ -132,11 +136,13 @@ class Fired(View):
 
 
 class ResponseView(View):
-    """A published response, as anyone may read it."""
+    """A published response, as anyone may read it: no name or organisation when its
+    respondent chose to be published without them."""
 
     reference: str
-    name: str
+    name: str | None
     organisation: str | None
+    publication: str  # named | anonymous (private ones are never public)
     category: str
     country: str
     language: str
@@ -151,7 +157,9 @@ class StaffResponseView(ResponseView):
 
     email: str
     channel: str
-    published: bool
+    published: bool  # False: withheld by a moderator
+    status: str  # published | withheld | unconfirmed | withdrawn | private (store.submissions.status_of)
+    version: int
 
 
 class StaffResponses(View):
@@ -167,7 +175,12 @@ class Moderated(View):
 
 
 class Receipt(ResponseView):
+    """The sender's own response: stored, and public only once confirmed by the link mailed
+    to its address (or approved by a moderator, per the consultation's publish_after)."""
+
     created: bool
+    status: str  # unconfirmed until then (store.submissions.status_of)
+    publish_after: str  # confirmation | moderation
 
 
 class Health(View):
@@ -215,6 +228,7 @@ def detail_view(
     documents: list[tuple[ArchivedDocument, list[ArchivedFile]]],
 ) -> ConsultationDetail:  # fmt: skip
     responses = Responses(received=counts.received, published=counts.published, withheld=counts.withheld,
+                          unconfirmed=counts.unconfirmed, withdrawn=counts.withdrawn, private=counts.private,
                           by_channel=ByChannel(online=counts.online, other=counts.other))  # fmt: skip
     return ConsultationDetail(**_consultation_fields(c, now), responses=responses,
                               documents=[document_view(c, d, f) for d, f in documents],
@@ -233,14 +247,17 @@ def audit_view(e: AuditEntry) -> AuditView:
 
 
 def response_view(s: Submission) -> ResponseView:
-    """What anyone may read: never the e-mail address."""
+    """What anyone may read: never the e-mail address, nor an anonymous response's name."""
+    name, organisation = shown_name(s)
     return ResponseView(
-        reference=s.reference, name=s.name, organisation=s.organisation, category=s.category, country=s.country,
+        reference=s.reference, name=name, organisation=organisation, publication=s.publication,
+        category=s.category, country=s.country,
         language=s.language, summary=s.summary, answers=s.answers, has_attachment=s.attachment_path is not None,
         received_at=s.received_at,
     )  # fmt: skip
 
 
 def staff_response_view(s: Submission) -> StaffResponseView:
-    return StaffResponseView(**response_view(s).model_dump(), email=s.email, channel=s.channel,
-                             published=s.published)  # fmt: skip
+    public = response_view(s).model_dump() | {"name": s.name, "organisation": s.organisation}
+    return StaffResponseView(**public, email=s.email, channel=s.channel, published=s.published,
+                             status=status_of(s), version=s.version)  # fmt: skip

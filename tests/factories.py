@@ -127,3 +127,57 @@ def advance(
                          policy=settings.policy, **params)  # fmt: skip
     fan_out_in(session=session, now=now, mail=settings.mail)
     return entry
+
+
+def submit_confirmed(*, session: Session, consultation: Consultation, data: Any, now: datetime, channel: str,
+                     **attachment: Any) -> Any:  # fmt: skip
+    """A response as the form or the API stores it, then confirmed by its respondent through
+    the private link (store.respondents): what every test of public output starts from."""
+    from store import submissions
+
+    received = submissions.submit(session=session, consultation=consultation, data=data, now=now, channel=channel,
+                                  **attachment)  # fmt: skip
+    return confirm_received(session=session, received=received, now=now)
+
+
+def confirm_received(*, session: Session, received: Any, now: datetime) -> Any:
+    """Its respondent confirms a stored response by the private link (store.respondents)."""
+    from store import respondents
+
+    if received.link:
+        held = respondents.by_link(session=session, token=received.link, now=now, expire_days=7)
+        respondents.confirm(session=session, held=held, now=now)
+    return received
+
+
+def receipt_link(session: Session, email: str) -> str:
+    """The private link in the newest receipt queued for `email`, read out of the MIME bytes
+    as a mail client would (its text part decoded)."""
+    import email as mail_parser
+    import re
+    from email import policy
+
+    from sqlmodel import col, select
+
+    from notifications.outbox import raw_of
+    from store.tables import OutboxMessage
+
+    query = select(OutboxMessage).where(OutboxMessage.recipient_email == email,
+                                        col(OutboxMessage.purpose).startswith("receipt:"))  # fmt: skip
+    message = session.exec(query.order_by(col(OutboxMessage.id).desc())).first()
+    assert message is not None, f"no receipt queued for {email}"
+    parsed = mail_parser.message_from_bytes(raw_of(session=session, message=message), policy=policy.default)
+    body = parsed.get_body(preferencelist=("plain",))
+    assert body is not None
+    found = re.search(r"https?://\S+(/respond/manage/[A-Za-z0-9_-]+)", body.get_content())
+    assert found, "the receipt carries no private link"
+    return found.group(1)
+
+
+def confirm_by_link(client: Any, session: Session, email: str) -> str:
+    """Open the receipt's link and press Confirm, as the respondent does; returns the link."""
+    path = receipt_link(session, email)
+    assert client.get(path).status_code == 200
+    answer = client.post(path, data={"action": "confirm"}, follow_redirects=False)
+    assert answer.status_code == 303, answer.text[-500:]
+    return path

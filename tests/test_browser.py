@@ -23,6 +23,8 @@ BIN = Path(sys.executable).parent
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
 PASSWORD = "browser test password"
+SIX = ("ar", "zh", "en", "fr", "ru", "es")
+DATABASE: dict[str, str] = {}  # the server's database URL, for reading what it mailed
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists() and not os.environ.get("CI"),
@@ -36,6 +38,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("CONSULT_", "PREFECT_"))},
            "CONSULT_DATABASE_URL": f"sqlite:///{folder / 'consult.db'}", "CONSULT_DATA_DIR": str(folder),
            "CONSULT_NOW": "2017-07-01T08:00:00Z"}  # fmt: skip
+    DATABASE["url"] = env["CONSULT_DATABASE_URL"]
     consult = str(BIN / "consult")
     subprocess.run([consult, "demo"], env=env, check=True, capture_output=True)
     for name, role in (("secretariat", "editor"), ("moderator", "moderator"), ("viewer", "viewer")):
@@ -90,7 +93,85 @@ def test_stakeholder_responds_in_arabic(server: str, browser) -> None:
     assert page.locator("#reference").inner_text().startswith("R-")
     page.screenshot(path=str(ARTIFACTS / "respond-ar-receipt.png"), full_page=True)
     page.goto(f"{server}/consultations/ott-2017/responses?lang=ar")
-    assert "أمل السعود" in page.content() and "amal@example.sa" not in page.content()
+    assert "أمل السعود" not in page.content()  # stored, not public until the address is confirmed
+    page.goto(f"{server}{_receipt_link('amal@example.sa')}?lang=ar")  # the link in the receipt
+    assert page.locator("#state").get_attribute("data-state") == "unconfirmed"
+    page.click("#confirm")
+    page.wait_for_selector("#done")
+    assert "تم تأكيد ردكم" in page.locator("#done").inner_text()
+    page.fill("textarea[name=summary]", "ملخص الرد بعد التعديل")  # amended before the deadline
+    page.check("input[name=publication][value=anonymous]")
+    page.click("#amend button[type=submit]")
+    page.wait_for_selector("#done")
+    page.screenshot(path=str(ARTIFACTS / "respond-ar-amended.png"), full_page=True)
+    page.goto(f"{server}/consultations/ott-2017/responses?lang=ar")
+    content = page.content()
+    assert "ملخص الرد بعد التعديل" in content and "أمل السعود" not in content and "amal@example.sa" not in content
+    assert "مشارك مجهول الهوية" in content  # published without the name, as chosen
+    page.close()
+
+
+def _receipt_link(email: str) -> str:
+    from sqlmodel import Session
+
+    from store.db import make_engine
+    from tests.factories import receipt_link
+
+    engine = make_engine(DATABASE["url"])
+    try:
+        with Session(engine) as session:
+            return receipt_link(session, email)
+    finally:
+        engine.dispose()
+
+
+def _serious(page) -> list[str]:
+    """axe-core's serious and critical violations on the page, one line each."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = Axe().run(page).response["violations"]
+    return [f"{v['id']} ({v['impact']}): {v['nodes'][0]['html'][:120]}" for v in found
+            if v["impact"] in {"serious", "critical"}]  # fmt: skip
+
+
+@pytest.mark.parametrize("lang", SIX)
+def test_the_form_in_each_language_with_an_error_and_no_serious_axe_violation(server: str, browser, lang) -> None:
+    """WCAG 2.1 AA by axe-core, in each of the six languages (Arabic right to left): the
+    public pages, and the form sent with an e-mail address it refuses — the error in the
+    page's language, tied to its field, the focus on it."""
+    from web.i18n import field_label, words
+
+    page = browser.new_page(locale=lang)
+    for path in ("/", "/board", "/consultations/ott-2017", "/consultations/ott-2017/respond",
+                 "/consultations/ott-2017/responses"):  # fmt: skip
+        page.goto(f"{server}{path}?lang={lang}")
+        assert _serious(page) == [], path
+    page.goto(f"{server}/consultations/ott-2017/respond?lang={lang}")
+    page.fill("input[name=name]", "X")
+    page.select_option("select[name=category]", "member_state")
+    page.select_option("select[name=country]", "CH")
+    page.fill("input[name=email]", "someone@nowhere")  # the browser lets it through; the server does not
+    page.fill("textarea[name=summary]", "s")
+    page.fill("textarea[name=answer_1]", "a")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#errors")
+    t = words(lang)
+    assert t["err_email"].format(field=field_label("email", lang)) in page.locator("#errors").inner_text()
+    assert page.locator('#errors a[href="#f-email"]').count() == 1
+    assert page.evaluate("document.activeElement.id") == "f-email"
+    assert page.locator("#f-email").get_attribute("aria-invalid") == "true"
+    assert page.locator("html").get_attribute("dir") == ("rtl" if lang == "ar" else "ltr")
+    assert _serious(page) == []
+    page.screenshot(path=str(ARTIFACTS / f"respond-{lang}-error.png"), full_page=True)
+    page.close()
+
+
+def test_staff_pages_have_no_serious_axe_violation(server: str, browser) -> None:
+    page = _log_in(browser, server, "secretariat")
+    for path in ("/staff", "/staff/consultations/ott-2017/responses", "/staff/stakeholders", "/staff/new",
+                 "/staff/consultations/ott-2017/mail"):  # fmt: skip
+        page.goto(f"{server}{path}")
+        assert _serious(page) == [], path
     page.close()
 
 

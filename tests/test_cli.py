@@ -246,7 +246,7 @@ def test_letter_and_compile_commands(consult, tmp_path: Path) -> None:
     assert pdf.read_bytes().startswith(b"%PDF-")
     out = tmp_path / "c.csv"
     consult("compile", "ott-2017", "--format", "csv", "-o", str(out))
-    assert out.read_text(encoding="utf-8").startswith("contribution,reference,name")
+    assert out.read_text(encoding="utf-8").startswith("\ufeffcontribution,reference,name")
     assert "unknown format 'doc'" in consult("compile", "ott-2017", "--format", "doc", code=2).stderr
     assert "a PDF needs -o FILE" in consult("letter", "ott-2017", "--format", "pdf", code=2).stderr
 

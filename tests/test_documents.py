@@ -24,8 +24,7 @@ from states import Stage, Trigger
 from store import consultations as repo
 from store.decision_file import read_decision_file
 from store.models import SubmissionCreate
-from store.submissions import submit
-from tests.factories import POLICY, STAFF, change_stage, consultation_in, geneva
+from tests.factories import POLICY, STAFF, change_stage, consultation_in, geneva, submit_confirmed
 
 OTT = Path(__file__).parents[1] / "demo" / "data" / "ott-2017.toml"
 SETTINGS = Settings(policy=POLICY)
@@ -62,6 +61,11 @@ def test_cl_17_30_in_arabic(session: Session, tmp_path: Path) -> None:
     assert '<html lang="ar" dir="rtl">' in html and "19 أغسطس 2017" in html and "18 سبتمبر 2017" in html
     text = pdf_text(html, tmp_path)
     assert "CL-17/30" in text and "cwg-internet@itu.int" in text
+    # The address inside the Arabic sentence is isolated: read back whole, in order, right
+    # after the words that announce it (it came out as "://http … /127.0.0.1:8000" before).
+    url = f"{SETTINGS.mail.base_url}/consultations/ott-2017?lang=ar"
+    assert f"من خلال الرابط التالي {url} حيث" in text
+    assert f'<a href="{url}" dir="ltr" class="address">' in html and '<bdi dir="ltr">CL-17/30</bdi>' in html
     assert arabic_date(text, 19, "أغسطس", 2017) and arabic_date(text, 18, "سبتمبر", 2017)
     assert arabic_date(text, 14, "يونيو", 2017) and arabic_date(text, 25, "مايو", 2017)
     for word in ("والتداعيات", "التنظيمية", "وخصوصيته", "النمو", "نموذجية"):  # one from each of the 5 questions
@@ -127,7 +131,7 @@ def _open_with_responses(session: Session):
         data = SubmissionCreate(name=name, category=category, country=country, email=f"p{i}@example.org",
                                 summary=f"summary {i}", answers=[{"question": 1, "text": f"answer {i}"},
                                                                   {"question": 3, "text": f"third {i}"}])  # fmt: skip
-        submit(session=session, consultation=c, data=data, now=geneva(date(2017, 7, 1 + i)), channel="api")
+        submit_confirmed(session=session, consultation=c, data=data, now=geneva(date(2017, 7, 1 + i)), channel="api")
     session.commit()
     return c
 
@@ -136,17 +140,19 @@ def test_compilation_html_csv_json(session: Session) -> None:
     c = _open_with_responses(session)
     conn = session.connection()
     html = compilation.html_string(conn, c, lang="en")
-    assert "4 responses received by 19 August 2017" in html
+    assert "4 responses received by <bdi>19 August 2017</bdi>" in html
     assert "Eve &lt;b&gt;" in html and "Eve <b>" not in html and "@example.org" not in html
     index = re.findall(r"<tr><td>(\d+)</td><td>(\w+)</td>", html)
     assert index == [("4", "academia"), ("2", "member_state"), ("1", "other"), ("3", "sector_member")]
-    assert html.index("Contribution 1: Zed") < html.index("Contribution 2: Amal")  # numbers in the order received
+    assert html.index("Contribution 1: <bdi>Zed</bdi>") < html.index(
+        "Contribution 2: <bdi>Amal</bdi>"
+    )  # numbers in the order received
     assert "Responses to question 2" in html and "third 3" in html
     summaries = html[html.index("Summaries of the contributions") : html.index("Responses to question 1")]
     assert [f"summary {i}" in summaries for i in range(4)] == [True] * 4  # each respondent's own summary
     out = io.StringIO()
     compilation.write_csv(conn, c, out)
-    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    rows = list(csv.DictReader(io.StringIO(out.getvalue().removeprefix("\ufeff"))))
     assert [r["contribution"] for r in rows] == ["1", "2", "3", "4"] and rows[0]["answer_1"] == "answer 0"
     assert "email" not in rows[0]
     out = io.StringIO()
@@ -161,8 +167,8 @@ def test_compilation_zip_of_attachments(session: Session, tmp_path: Path) -> Non
     (tmp_path / "att" / "abc.pdf").write_bytes(b"%PDF-1.7 test")
     data = SubmissionCreate(name="A", category="other", country="CH", email="a@example.org", summary="s",
                             answers=[{"question": 1, "text": "x"}])  # fmt: skip
-    received = submit(session=session, consultation=c, data=data, now=geneva(date(2017, 7, 1)), channel="web",
-                      attachment_name="mine.pdf", attachment_path="abc.pdf")  # fmt: skip
+    received = submit_confirmed(session=session, consultation=c, data=data, now=geneva(date(2017, 7, 1)),
+                                channel="web", attachment_name="mine.pdf", attachment_path="abc.pdf")  # fmt: skip
     session.commit()
     target = tmp_path / "attachments.zip"
     assert compilation.write_zip(session.connection(), c, target, attachments=tmp_path / "att") == 1

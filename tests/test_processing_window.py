@@ -33,7 +33,7 @@ from store.counts import response_counts
 from store.models import SubmissionCreate
 from store.response_file import import_file
 from store.tables import OutboxMessage
-from tests.factories import POLICY, change_stage, decision, geneva
+from tests.factories import POLICY, change_stage, confirm_received, decision, geneva
 from tests.test_mail import add_people
 
 GENDER = {
@@ -69,8 +69,9 @@ def test_the_2017_gender_divide_round(session: Session, engine: Engine, database
     session.refresh(c)
     for name, email, summary in (("Egypt", "mcit@example.eg", "Egypt's contribution"),
                                  ("Spam", "spam@example.com", "Buy now")):  # fmt: skip
-        receive(session=session, consultation=c, data=_response(name, email, summary), now=geneva(date(2017, 11, 2)),
-                settings=settings, channel="web")  # fmt: skip
+        received = receive(session=session, consultation=c, data=_response(name, email, summary),
+                           now=geneva(date(2017, 11, 2)), settings=settings, channel="web")  # fmt: skip
+        confirm_received(session=session, received=received, now=geneva(date(2017, 11, 2), 11))
     session.commit()
 
     # The deadline passes: closed, and the clock drafts the compilation — for staff only.
@@ -135,7 +136,8 @@ def test_the_2017_gender_divide_round(session: Session, engine: Engine, database
     shown = json.loads(CliRunner().invoke(app, ["show", "gender-2017", "--json"],
                                           env={"CONSULT_DATABASE_URL": database_url}).stdout)  # fmt: skip
     assert shown["stage"] == "published"
-    assert shown["responses"] == {"received": 3, "published": 2, "withheld": 1, "by_channel": {"online": 2, "other": 1}}
+    assert shown["responses"] == {"received": 3, "published": 2, "withheld": 1, "unconfirmed": 0, "withdrawn": 0,
+                                  "private": 0, "by_channel": {"online": 2, "other": 1}}  # fmt: skip
 
     # The chairman's report counts what the published compilation holds.
     change_stage(session=session, consultation=c, trigger=Trigger.HOLD_MEETING, actor="staff:test",

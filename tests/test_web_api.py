@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from states import Stage
 from store.tables import Consultation, OutboxMessage, Submission
-from tests.factories import consultation_in
+from tests.factories import confirm_by_link, consultation_in
 from tests.web_fixtures import STAFF, client  # noqa: F401  (fixture)
 
 GOOD = {
@@ -51,10 +51,12 @@ def test_submission_201_then_same_again_200_then_different_409(client: TestClien
     slug = open_one(session)
     first = client.post(f"/api/consultations/{slug}/submissions", json=GOOD)
     assert first.status_code == 201 and first.json()["created"] is True and "email" not in first.json()
+    assert first.json()["status"] == "unconfirmed" and first.json()["publish_after"] == "confirmation"
     again = client.post(f"/api/consultations/{slug}/submissions", json=GOOD)
     assert again.status_code == 200 and again.json()["reference"] == first.json()["reference"]
+    confirm_by_link(client, session, GOOD["email"])  # once its address is confirmed, the response is the address's
     other = client.post(f"/api/consultations/{slug}/submissions", json={**GOOD, "summary": "changed"})
-    assert other.status_code == 409
+    assert other.status_code == 409 and "amend it through the link in its receipt" in other.json()["detail"]
     assert len(session.exec(select(Submission)).all()) == 1
     receipts = [m for m in session.exec(select(OutboxMessage)).all() if m.purpose.startswith("receipt")]
     assert len(receipts) == 1 and receipts[0].recipient_email == "amal@example.sa" and receipts[0].language == "ar"
@@ -103,6 +105,7 @@ def test_not_open_is_409(client: TestClient, session: Session) -> None:  # noqa:
 def test_public_listing_never_has_email(client: TestClient, session: Session) -> None:  # noqa: F811
     slug = open_one(session)
     client.post(f"/api/consultations/{slug}/submissions", json=GOOD)
+    confirm_by_link(client, session, GOOD["email"])
     body = client.get(f"/api/consultations/{slug}/submissions").text
     assert "amal@example.sa" not in body and "Amal Saud" in json.loads(body)[0]["name"]
     for path in ("/api/consultations", f"/api/consultations/{slug}", "/", f"/consultations/{slug}",

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from states import Stage, Trigger
 from store.tables import Consultation, Submission
-from tests.factories import POLICY, change_stage, consultation_in
+from tests.factories import POLICY, change_stage, confirm_by_link, consultation_in
 from tests.web_fixtures import STAFF, client  # noqa: F401  (fixture)
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -59,13 +59,13 @@ def test_detail_has_timeline_countdown_and_times(client: TestClient, session: Se
     consultation_in(session, Stage.OPEN, slug="ott-2017")
     page = client.get("/consultations/ott-2017").text
     assert "<svg" in page and 'data-countdown="2017-08-19T21:59:59+00:00"' in page
-    assert "2017-08-19 23:59 CEST" in page and 'datetime="2017-08-19T21:59:59+00:00"' in page
+    assert "<bdi>19 August 2017 23:59 CEST</bdi>" in page and 'datetime="2017-08-19T21:59:59+00:00"' in page
 
 
 def test_form_response_and_receipt(client: TestClient, session: Session) -> None:  # noqa: F811
     consultation_in(session, Stage.OPEN, slug="ott-2017")
     response = client.post("/consultations/ott-2017/respond?lang=zh", data=form_for(5))
-    assert response.status_code == 201 and "已收到您的答复" in response.text and "确认函已发送" in response.text
+    assert response.status_code == 201 and "已收到您的答复" in response.text and "专用链接" in response.text
     reference = re.search(r'id="reference">([^<]+)<', response.text).group(1)
     stored = session.exec(select(Submission)).one()
     assert stored.reference == reference
@@ -108,6 +108,9 @@ def test_attachment_only_contribution_is_linked_and_served_while_published(clien
     assert sent.status_code == 201
     row = session.exec(select(Submission)).one()
     link = f"/consultations/ott-2017/responses/{row.reference}/attachment"
+    assert link not in client.get("/consultations/ott-2017/responses").text  # not public until confirmed
+    assert client.get(link).status_code == 404
+    confirm_by_link(client, session, row.email)
     assert link in client.get("/consultations/ott-2017/responses").text
     got = client.get(link)
     assert got.status_code == 200 and got.content == payload and got.headers["content-type"] == "application/pdf"
@@ -216,7 +219,9 @@ def test_letter_and_compilation_are_linked(client: TestClient, session: Session)
     letter = client.get("/consultations/ott-2017/letter?lang=ar")
     assert letter.status_code == 200 and "19 أغسطس 2017" in letter.text
     assert client.get("/consultations/ott-2017/letter?format=pdf").content.startswith(b"%PDF-")
-    assert client.get("/consultations/ott-2017/compilation?format=csv").text.startswith("contribution,")
+    assert client.get("/consultations/ott-2017/compilation?format=csv").text.startswith(
+        "\ufeffcontribution,"
+    )  # the BOM Excel needs
     assert client.get("/consultations/ott-2017/compilation?format=json").json()["consultation"] == "ott-2017"
 
 
@@ -233,7 +238,7 @@ def test_report_is_linked_once_the_meeting_is_held(client: TestClient, session: 
 def test_staff_board_counts_come_from_the_one_query(client: TestClient, session: Session) -> None:  # noqa: F811
     from config import Settings
     from notifications.effects import receive
-    from store import submissions
+    from store import respondents, submissions
     from store.models import SubmissionCreate
     from tests.web_fixtures import NOW
 
@@ -243,6 +248,8 @@ def test_staff_board_counts_come_from_the_one_query(client: TestClient, session:
                                 summary="s", answers=[{"question": 1, "text": "t"}])  # fmt: skip
         receive(session=session, consultation=c, data=data, now=NOW, settings=Settings(), channel="web")
     session.commit()
+    for row in submissions.all_for(session=session, consultation_id=c.id):
+        respondents.approve(session=session, consultation=c, reference=row.reference, actor="staff:test", now=NOW)
     withheld = submissions.all_for(session=session, consultation_id=c.id)[0]
     submissions.moderate(session=session, consultation=c, reference=withheld.reference, publish=False,
                          reason="off-topic", actor="staff:test", now=NOW)  # fmt: skip
@@ -377,10 +384,11 @@ def test_names_lose_bidi_overrides_and_csv_cells_never_run_as_formulas(client: T
     assert client.post("/consultations/ott-2017/respond", data=evil).status_code == 201
     row = session.exec(select(Submission)).one()
     assert row.name == "evilgpj.exe"
+    confirm_by_link(client, session, row.email)
     out = io.StringIO()
     session.refresh(c)
     compilation.write_csv(session.connection(), c, out)
-    (record,) = list(csv.DictReader(io.StringIO(out.getvalue())))
+    (record,) = list(csv.DictReader(io.StringIO(out.getvalue().removeprefix("\ufeff"))))
     assert record["organisation"].startswith("'=HYPERLINK") and record["summary"] == "'@SUM(1+1)"
     assert record["answer_1"] == "'-2+3"
 
@@ -414,12 +422,13 @@ def test_form_errors_in_the_page_s_language(client: TestClient, session: Session
 
 
 def test_every_wording_key_exists_in_six_languages() -> None:
-    """A key missing in one language fails here, for the pages and for the mail."""
+    """A key missing in one language fails here, for the pages, the mail and the documents
+    (letter, addendum, compilation, report)."""
     import tomllib
     from pathlib import Path
 
     root = Path(__file__).parents[1]
-    for folder in (root / "web" / "catalog", root / "notifications" / "catalog"):
+    for folder in (root / "web" / "catalog", root / "notifications" / "catalog", root / "documents" / "catalog"):
         keys = {}
         for lang in SIX:
             data = tomllib.loads((folder / f"{lang}.toml").read_text(encoding="utf-8"))

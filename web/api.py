@@ -187,7 +187,7 @@ def _parse(fn, text: str, key: str):
 @router.get("/api/consultations/{ref}", response_model=ConsultationDetail)
 def get_consultation(request: Request, session: DB, ref: str) -> ConsultationDetail:
     c = repo.get(session=session, ref=ref)
-    audit = repo.audit_log(session=session, consultation_id=repo.key(c))
+    audit = repo.audit_log(session=session, consultation_id=repo.key(c), public=True)
     counts = response_counts(session.connection(), repo.key(c))
     documents = archive.described(session=session, consultation_id=repo.key(c))
     return detail_view(c, audit, counts, now=web(request).clock(), documents=documents)
@@ -249,7 +249,10 @@ async def create_submission(
     received = await context.take_response(ref=ref, data=data, now=context.clock(), channel="api")
     if not received.created:
         response.status_code = 200
-    return Receipt(**response_view(received.submission).model_dump(), created=received.created)
+    s = received.submission
+    own = response_view(s).model_dump() | {"name": s.name, "organisation": s.organisation}
+    return Receipt(**own, created=received.created, status=submissions.status_of(s),
+                   publish_after=received.publish_after)  # fmt: skip
 
 
 def _field_error(error: dict[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from documents.archive import Renderer
 from states.contract import Role
 from store.db import make_engine
 from store.staff import session_user
-from web import api, errors, pages, staff, staff_mail, staff_registry, staff_responses
+from web import api, errors, pages, respondent, staff, staff_mail, staff_registry, staff_responses
 from web.access import Identity
 from web.context import NoticeWorker, Web
 from web.security import BodyLimit, NoNul, RateLimit, SecurityHeaders, StaffSessions
@@ -93,4 +93,5 @@ def create_app(
     app.include_router(staff_mail.router)
     app.include_router(staff_registry.router)
     app.include_router(pages.router)
+    app.include_router(respondent.router)
     return app

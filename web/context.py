@@ -28,6 +28,7 @@ from notifications.fanout import fan_out_for, stop_with_parent
 from states import Stage
 from states.clock import next_step
 from states.contract import Role
+from states.dates import long_date, long_instant
 from states.errors import ConsultError, Forbidden
 from states.languages import LANGUAGES, pick
 from states.timing import zone
@@ -146,6 +147,18 @@ async def checked_form(request: Request) -> dict[str, str]:
     return values
 
 
+RESPONDENT_FIELDS = ("name", "organisation", "category", "country", "email", "language", "summary", "publication")
+
+
+def response_payload(values: dict[str, str], questions: int) -> dict[str, Any]:
+    """A response form's fields as SubmissionCreate reads them: blanks left out (so the
+    model's own "required" speaks), answers numbered from 1."""
+    answers = [{"question": n, "text": values.get(f"answer_{n}", "")} for n in range(1, questions + 1)
+               if values.get(f"answer_{n}", "").strip()]  # fmt: skip
+    payload = {k: values[k] for k in RESPONDENT_FIELDS if values.get(k)}
+    return {**payload, "answers": answers}
+
+
 def fan_out_later(background: BackgroundTasks, context: Web) -> None:
     """After the answer: the notices a committed transition owes, one message per
     stakeholder (thousands, for a letter), in the web's fan-out process.
@@ -164,7 +177,9 @@ def render(
     return web(request).templates.TemplateResponse(
         request, template,
         {"lang": lang, "dir": i18n.direction(lang), "t": i18n.words(lang), "languages": LANGUAGES, "pick": pick,
-         "autonym": i18n.autonym, "countries": i18n.countries,
+         "autonym": i18n.autonym, "countries": i18n.countries, "tr": lambda texts: i18n.translated(texts, lang),
+         "when": lambda t, tz: long_instant(t, lang, tz, with_zone=True) if t else "—",
+         "day": lambda d: long_date(d, lang) if d else "—",
          "staff": request.session.get("staff"), "who": identity(request), "Role": Role,
          "server_now": web(request).clock().isoformat(), **context},
         status_code=status, headers=headers,

@@ -7,9 +7,10 @@ import tomllib
 from functools import cache
 from pathlib import Path
 
+from markupsafe import Markup, escape
 from starlette.requests import Request
 
-from states.languages import LANGUAGES, RTL_LANGUAGES
+from states.languages import FALLBACK_ORDER, LANGUAGES, RTL_LANGUAGES
 
 HERE = Path(__file__).parent
 
@@ -93,3 +94,28 @@ def countries(lang: str) -> list[tuple[str, str]]:
 
     names = Locale.parse(babel_locale(lang)).territories
     return sorted(((code, str(names.get(code, code))) for code in country_codes()), key=lambda item: item[1])
+
+
+@cache
+def language_name(code: str, lang: str) -> str:
+    """`code`'s name in `lang` (CLDR): "arabe" on a French page."""
+    from babel import Locale
+
+    from states.languages import babel_locale
+
+    return Locale.parse(babel_locale(lang)).languages.get(code, code)
+
+
+def translated(texts: dict[str, str], lang: str) -> Markup:
+    """The text in the reader's language; when the decision lacks it, the first available
+    in the fallback order, marked as such in the reader's language — never a silent
+    switch of language."""
+    if texts.get(lang):
+        return Markup(escape(texts[lang]))
+    shown = next((code for code in FALLBACK_ORDER if texts.get(code)), None)
+    if shown is None:
+        return Markup("")
+    note = words(lang)["not_in_language"].format(missing=language_name(lang, lang), shown=language_name(shown, lang))
+    return Markup('<span lang="{0}" dir="{1}">{2}</span> <small class="untranslated">({3})</small>').format(
+        shown, direction(shown), texts[shown], note
+    )

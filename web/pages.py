@@ -26,7 +26,7 @@ from store.models import SubmissionCreate
 from store.tables import ArchivedFile, Consultation
 from store.vocab import CATEGORIES
 from web import i18n
-from web.context import DB, card, render, web
+from web.context import DB, card, render, response_payload, web
 from web.errors import status_for
 from web.timeline import svg
 
@@ -71,7 +71,7 @@ def board(request: Request, session: DB) -> HTMLResponse:
 def detail(request: Request, session: DB, ref: str) -> HTMLResponse:
     now = web(request).clock()
     c = repo.get(session=session, ref=ref)
-    audit = repo.audit_log(session=session, consultation_id=repo.key(c))
+    audit = repo.audit_log(session=session, consultation_id=repo.key(c), public=True)
     lang = i18n.negotiate(request)
     picture = svg(c, audit, now=now, labels=i18n.words(lang))
     counts = response_counts(session.connection(), repo.key(c))
@@ -125,16 +125,8 @@ async def respond(request: Request, ref: str) -> HTMLResponse:
 
     if not context.submissions_limit.allow(request.client.host if request.client else "?"):
         return again([("", t["err_rate"])], 429)
-    answers = [
-        {"question": n, "text": values.get(f"answer_{n}", "")}
-        for n in range(1, len(c.questions) + 1)
-        if values.get(f"answer_{n}", "").strip()
-    ]
-    payload = {k: values.get(k) or None for k in ("name", "organisation", "category", "country", "email", "language",
-                                                  "summary")}  # fmt: skip
-    payload = {k: v for k, v in payload.items() if v is not None}
     try:
-        data = SubmissionCreate.model_validate({**payload, "answers": answers})
+        data = SubmissionCreate.model_validate(response_payload(values, len(c.questions)))
     except ValidationError as exc:
         return again(i18n.form_errors([dict(e) for e in exc.errors()], lang), 422)
     upload = form.get("attachment")
@@ -184,7 +176,7 @@ def attachment(request: Request, session: DB, ref: str, reference: str) -> Respo
     and for staff always (moderation reads withheld ones too)."""
     c = repo.get(session=session, ref=ref)
     row = submissions.by_reference(session=session, consultation_id=repo.key(c), reference=reference)
-    if row is None or (not row.published and not request.session.get("staff")):
+    if row is None or (not submissions.is_public(row) and not request.session.get("staff")):
         raise NotFound(f"{c.slug}: no published response {reference!r}")
     if not row.attachment_path:
         raise NotFound(f"{c.slug}: response {reference} has no attachment")
@@ -193,7 +185,8 @@ def attachment(request: Request, session: DB, ref: str, reference: str) -> Respo
     if not path.is_file():
         raise NotFound(f"{c.slug}: the attachment of {reference} is missing from the data folder")
     return FileResponse(path, media_type=attachments.MEDIA_TYPES.get(kind, "application/octet-stream"),
-                        filename=attachments.download_name(row.attachment_name, reference, kind),
+                        filename=attachments.download_name(
+                            None if row.publication == "anonymous" else row.attachment_name, reference, kind),
                         headers={"X-Content-Type-Options": "nosniff"})  # fmt: skip
 
 

@@ -28,7 +28,7 @@ from documents.compilation import refresh_files
 from notifications import registry
 from states import ConsultError, Stage, Trigger, parse_request
 from states.contract import Role
-from states.languages import LANGUAGES
+from states.languages import LANGUAGES, untranslated
 from states.machine import ensure_allowed
 from states.table import offered, staff_rows
 from states.timing import local_instant, zone
@@ -130,6 +130,7 @@ def _board(request: Request, session: Session, who: Identity, *, message: str | 
                 item["editable"] = c.stage in repo.BEFORE_LETTER and who.may(Role.EDITOR)
                 if stage in (Stage.PROPOSED, Stage.DECIDED):  # who the letter will go to, before it does
                     item["recipients"] = len(registry.reachable(session=session, audience=registry.audience_of(c)))
+                    item["untranslated"] = untranslated(c.title, c.questions)
                 cards.append(item)
         columns.append((stage, cards))
     return render(request, "staff.html", status=status, columns=columns, now=now, csrf=csrf_token(request),

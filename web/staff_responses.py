@@ -24,7 +24,7 @@ from states.contract import Role
 from states.errors import NotFound
 from states.languages import LANGUAGES
 from store import consultations as repo
-from store import submissions
+from store import respondents, submissions
 from store.response_search import ATTACHMENT, STATUSES, ResponseFilter, breakdown, search, stream
 from store.tables import Consultation
 from store.vocab import CATEGORIES
@@ -52,8 +52,8 @@ def table(request: Request, session: DB, ref: str, who: Viewer, before: int | No
     counts = breakdown(session=session, consultation_id=repo.key(c), invited_before_letter=invited)
     return render(request, "staff_responses.html", c=c, page=page, wanted=wanted, counts=counts, who=who, Role=Role,
                   categories=CATEGORIES, languages_all=LANGUAGES, channels=CHANNELS, statuses=STATUSES,
-                  attachment_choices=ATTACHMENT, query=wanted.query_string(), done=done,
-                  first_page=before is None)  # fmt: skip
+                  attachment_choices=ATTACHMENT, status_of=submissions.status_of, query=wanted.query_string(),
+                  done=done, first_page=before is None)  # fmt: skip
 
 
 def _export_name(c: Consultation, ext: str) -> str:
@@ -102,9 +102,11 @@ def _response_page(request: Request, session: Session, c: Consultation, referenc
     if s is None:
         raise NotFound(f"{c.slug}: no response {reference!r}")
     history = submissions.moderation_history(session=session, consultation_id=repo.key(c), reference=reference)
+    events = respondents.history(session=session, submission_id=s.id)  # type: ignore[arg-type]
     answers = {int(a["question"]): a.get("text", "") for a in s.answers}
     return render(request, "staff_response.html", status=status, c=c, s=s, history=history, answers=answers,
-                  who=who, Role=Role, csrf=csrf_token(request), message=message)  # fmt: skip
+                  events=events, state=submissions.status_of(s), who=who, Role=Role, csrf=csrf_token(request),
+                  message=message)  # fmt: skip
 
 
 @router.get("/{reference}", response_class=HTMLResponse)
@@ -120,19 +122,23 @@ async def moderate(request: Request, ref: str, reference: str, action: str, who:
     def work() -> Response:
         with writing_session(request) as session:
             c = repo.get(session=session, ref=ref)
-            if action not in {"publish", "withhold"}:
-                raise NotFound(f"no action {action!r}: withhold or publish")
+            if action not in {"publish", "withhold", "approve"}:
+                raise NotFound(f"no action {action!r}: withhold, publish or approve")
             try:
-                submissions.moderate(session=session, consultation=c, reference=reference,
-                                     publish=action == "publish", reason=values.get("reason", ""), actor=who.actor,
-                                     now=now)  # fmt: skip
+                if action == "approve":
+                    respondents.approve(session=session, consultation=c, reference=reference, actor=who.actor,
+                                        now=now)  # fmt: skip
+                else:
+                    submissions.moderate(session=session, consultation=c, reference=reference,
+                                         publish=action == "publish", reason=values.get("reason", ""),
+                                         actor=who.actor, now=now)  # fmt: skip
                 session.commit()
             except ConsultError as exc:
                 session.rollback()
                 return _response_page(request, session, c, reference, who, message=str(exc), status=status_for(exc))
             settings = web(request).settings  # the written compilation no longer holds what it did
             refresh_files(session.connection(), c, data_dir=settings.data_dir, base_url=settings.mail.base_url)
-        done = f"{reference} {'published' if action == 'publish' else 'withheld'}"
+        done = f"{reference} {dict(publish='published', withhold='withheld', approve='approved')[action]}"
         return RedirectResponse(f"/staff/consultations/{c.slug}/responses?done={quote_plus(done)}", status_code=303)
 
     return await run_in_threadpool(work)
