@@ -40,14 +40,20 @@ LEASE = "clock"
 
 
 def wall_clock() -> datetime:
-    """Real time, for the lease only: leases expire in real time even while CONSULT_NOW
-    makes the tick itself travel in time."""
+    """Real time, when no travelling time is set (CONSULT_NOW): the tick's `now`. Leases
+    run on the database's own clock (store/lease.py)."""
     return datetime.now(UTC)
+
+
+def lease_life(interval: float) -> timedelta:
+    """Two intervals: a clock that misses one renewal keeps its lease, and after a kill -9
+    another takes over at its next firing — within three intervals."""
+    return timedelta(seconds=2 * interval)
 
 
 @contextmanager
 def keep_lease(*, engine: Engine, holder: str, interval: float, announce: Callable[[str], None]) -> Iterator[None]:
-    """Renew the clock's lease every `interval` seconds (it lives three) while the block
+    """Renew the clock's lease every `interval` seconds (it lives two) while the block
     runs, on a thread of its own: the tick itself may be busy for minutes."""
     stop = threading.Event()
 
@@ -55,11 +61,10 @@ def keep_lease(*, engine: Engine, holder: str, interval: float, announce: Callab
         while not stop.wait(interval):
             try:
                 with Session(engine) as s:
-                    if not lease.acquire(session=s, name=LEASE, holder=holder, now=wall_clock(),
-                                         ttl=timedelta(seconds=3 * interval)):  # fmt: skip
+                    if not lease.acquire(session=s, name=LEASE, holder=holder, ttl=lease_life(interval)):
                         announce("clock: the lease was taken over while ticking")
                         return
-            except Exception as exc:  # noqa: BLE001 — the next renewal tries again; the lease outlives two misses
+            except Exception as exc:  # noqa: BLE001 — the next renewal tries again; the lease outlives one miss
                 announce(f"clock: could not renew the lease ({type(exc).__name__}); trying again")
 
     thread = threading.Thread(target=renew, name="clock-lease", daemon=True)
@@ -87,8 +92,7 @@ class Clock:
         """One firing: hold the lease, then tick — renewing the lease all the while, so a
         tick longer than the lease's life is never joined by another clock's."""
         with Session(self.engine) as s:
-            ttl = timedelta(seconds=3 * self.interval)
-            if not lease.acquire(session=s, name=LEASE, holder=self.holder, now=wall_clock(), ttl=ttl):
+            if not lease.acquire(session=s, name=LEASE, holder=self.holder, ttl=lease_life(self.interval)):
                 return "another clock holds the lease"
         try:
             with keep_lease(engine=self.engine, holder=self.holder, interval=self.interval, announce=self.announce):

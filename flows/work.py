@@ -42,6 +42,9 @@ class TickReport:
     skipped: list[str] = field(default_factory=list)  # changed by another tick meanwhile
     compiled: list[int] = field(default_factory=list)  # consultations whose compilation is now due to be written
     notices: list[str] = field(default_factory=list)  # transitions' notices fanned out to stakeholders
+    # Each stage change, typed: what the run's name, artifact and Prefect events say.
+    transitions: list[dict[str, str]] = field(default_factory=list)
+    reminders: int = 0  # messages queued
     mail: str = ""
     stopped: str = ""  # the database itself failed (locked, full, gone): the tick stopped, the next retries
 
@@ -168,6 +171,9 @@ def advance_due(*, engine: Engine, ids: list[int], now: datetime, settings: Sett
                                   "retried with backoff, shown to staff")  # fmt: skip
             continue
         report.actions += done.lines()
+        report.transitions += [{"slug": done.slug, "from": str(c.from_stage or ""), "to": c.to_stage.value,
+                                "trigger": c.trigger.value} for c in done.fired]  # fmt: skip
+        report.reminders += done.reminder[1] if done.reminder else 0
         if any(change.trigger is Trigger.COMPILE for change in done.fired):
             report.compiled.append(consultation_id)
     return report
@@ -201,6 +207,8 @@ def advance_all_due(*, engine: Engine, now: datetime, settings: Settings, batch:
         total.actions += report.actions
         total.skipped += report.skipped
         total.compiled += report.compiled
+        total.transitions += report.transitions
+        total.reminders += report.reminders
         if report.stopped:
             total.stopped = report.stopped
             return total

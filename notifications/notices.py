@@ -21,6 +21,7 @@ from states.dates import long_date, long_instant, time_left
 from states.errors import ConsultError
 from states.languages import pick
 from store.consultations import audit_log, key
+from store.installation import installation_key
 from store.tables import Consultation, Stakeholder, Submission
 
 
@@ -214,7 +215,7 @@ def preview(
     # Before the letter is issued its number is not known yet: the preview says where it goes.
     draft = {} if c.letter_number else {"letter_number": f"CL-{now.year % 100:02d}/… (draft)"}
     (message,) = messages_for(consultation=c, recipients=[recipient], wording=wording, mail=mail, overrides=draft)
-    return message, mime(message, now=now, sender=mail.sender)[2]
+    return message, mime(message, now=now, sender=mail.sender, installation=installation_key(session))[2]
 
 
 def _recipient(*, session: Session, lang: str, to: str | None, now: datetime, sample: bool) -> Stakeholder:

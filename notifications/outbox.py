@@ -22,6 +22,7 @@ from sqlmodel import Session, col, func, select
 
 from notifications.mime import build_bytes
 from notifications.render import Rendered
+from store.installation import installation_key
 from store.statements import insert_new
 from store.tables import Consultation, OutboxBody, OutboxMessage
 
@@ -40,8 +41,10 @@ def idempotency_key(*, consultation_id: int | None, recipient: str, purpose: str
     return f"{consultation_id or '-'}|{recipient.lower()}|{purpose}"
 
 
-def message_id(key: str, domain: str) -> str:
-    return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{domain}>"
+def message_id(key: str, domain: str, installation: str) -> str:
+    """From the message's key and this installation's random id: the same on a resend (a
+    crash, a retry), never the same as another installation's message to the same address."""
+    return f"<{hashlib.sha256(f'{installation}|{key}'.encode()).hexdigest()[:40]}@{domain}>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +63,12 @@ class Outgoing:
     deadline_at: datetime | None = None  # the deadline it counts on (superseded if it moves)
 
 
-def mime(m: Outgoing, *, now: datetime, sender: str) -> tuple[str, str, bytes]:
+def mime(m: Outgoing, *, now: datetime, sender: str, installation: str) -> tuple[str, str, bytes]:
     """(idempotency key, Message-ID, MIME bytes) of a message: what is queued, and what a
     preview shows — the very same bytes."""
     domain = sender.rsplit("@", 1)[-1].strip(" >") or "localhost"
     key = idempotency_key(consultation_id=m.consultation_id, recipient=m.recipient_email, purpose=m.purpose)
-    mid = message_id(key, domain)
+    mid = message_id(key, domain, installation)
     raw = build_bytes(
         message_id=mid, sender=sender, recipient_name=m.recipient_name, recipient_email=m.recipient_email,
         subject=m.rendered.subject, text=m.rendered.text, html=m.rendered.html, language=m.language,
@@ -83,8 +86,9 @@ def enqueue(*, session: Session, messages: Sequence[Outgoing], now: datetime, se
         return 0
     rows: list[dict[str, Any]] = []
     bodies: dict[str, bytes] = {}
+    installation = installation_key(session)
     for m in messages:
-        key, mid, raw = mime(m, now=now, sender=sender)
+        key, mid, raw = mime(m, now=now, sender=sender, installation=installation)
         bodies[key] = raw
         rows.append(
             {

@@ -231,6 +231,15 @@ class Submission(SQLModel, table=True):
     )  # SHA-256 of the private link's token
 
 
+class Installation(SQLModel, table=True):
+    """One row: this database's random id, made by its migration (store/installation.py)."""
+
+    __tablename__ = "installation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=32)
+
+
 class SubmissionEvent(SQLModel, table=True):
     """What happened to a response after it was stored — confirmed, amended (with the content
     it replaced), withdrawn — by whom. Its own log, not the consultation's audit: thousands

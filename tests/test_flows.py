@@ -60,8 +60,33 @@ def test_tick_flow_under_prefect_harness(prefect_harness, session: Session, data
     assert len(result["compilations"]) == 3 and all(Path(f, "compilation.csv").exists() for f in result["compilations"])
     session.expire_all()
     assert Counter(c.stage for c in repo.list_consultations(session=session)) == {"compiled": 3}
+    named, artifact, events = asyncio.run(_what_the_run_said())
+    assert named == "tick 2017-08-20 12:00 — 3 closed, 3 compiled", named
+    assert "| c-0 | closed → compiled | compile |" in artifact and "3 closed, 3 compiled" in artifact
+    assert sorted(e for e in events if e.startswith("consult.")) == ["consult.consultation.closed"] * 3 + [
+        "consult.consultation.compiled"] * 3  # fmt: skip
     again = asyncio.run(tick_flow(now="2017-08-20T12:00:00+00:00", database_url=database_url))
     assert again["actions"] == []  # idempotent
+
+
+async def _what_the_run_said() -> tuple[str, str, list[str]]:
+    """The newest tick run's name, its artifact, and the events Prefect received."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    async with get_client() as client:
+        (run,) = await client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=1)
+        (artifact,) = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["tick"])),
+                                                  limit=1)  # fmt: skip
+        events: list[str] = []
+        for _ in range(50):  # events are written by the server's persister, a moment later
+            answer = await client._client.post("/events/filter", json={"limit": 50})
+            events = [e["event"] for e in answer.json().get("events", [])]
+            if sum(e.startswith("consult.") for e in events) >= 6:
+                break
+            await asyncio.sleep(0.2)
+    return run.name, str(artifact.data), events
 
 
 def consult_tick(database_url: str, smtp_port: int, now: str, home: Path) -> subprocess.Popen:

@@ -364,3 +364,30 @@ def test_mail_catcher_keeps_what_it_catches(session: Session, engine: Engine, tm
     caught = catcher.caught()
     assert sorted(m["to"].addresses[0].addr_spec for m in caught) == ["amal@example.sa", "li@example.cn"]
     assert len(lines) == 2 and lines[0].startswith("caught: cwg-internet@itu.int → ")
+
+
+def test_message_ids_are_each_installation_s_own(tmp_path: Path) -> None:
+    """Two databases queue the same notice (consultation 1's, to one address): two
+    Message-IDs, so a receiver that drops duplicates drops neither; queued again in the
+    same database (a crash, a retry), the same Message-ID."""
+    from notifications.outbox import Outgoing, enqueue, mime
+    from notifications.render import Rendered
+    from store.db import make_engine, upgrade
+    from store.installation import installation_key
+
+    message = Outgoing(consultation_id=None, stakeholder_id=None, purpose="test:ping", language="en",
+                       recipient_email="amal@example.sa", recipient_name="Amal",
+                       rendered=Rendered(subject="s", text="t", html="<p>t</p>"))  # fmt: skip
+    ids = []
+    for name in ("a", "b"):
+        engine = make_engine(f"sqlite:///{tmp_path / name}.db")
+        upgrade(engine)
+        with Session(engine) as s:
+            assert enqueue(session=s, messages=[message], now=geneva(date(2017, 7, 1)), sender="cwg@itu.int") == 1
+            s.commit()
+            ids.append(s.exec(select(OutboxMessage.message_id)).one())
+            again = mime(message, now=geneva(date(2017, 7, 2)), sender="cwg@itu.int", installation=installation_key(s))
+            assert again[1] == ids[-1]  # rebuilt later (a preview, a resend): the same Message-ID
+            assert enqueue(session=s, messages=[message], now=geneva(date(2017, 7, 2)), sender="cwg@itu.int") == 0
+        engine.dispose()
+    assert ids[0] != ids[1] and all(i.endswith("@itu.int>") for i in ids)

@@ -155,7 +155,7 @@ def response_payload(values: dict[str, str], questions: int) -> dict[str, Any]:
     model's own "required" speaks), answers numbered from 1."""
     answers = [{"question": n, "text": values.get(f"answer_{n}", "")} for n in range(1, questions + 1)
                if values.get(f"answer_{n}", "").strip()]  # fmt: skip
-    payload = {k: values[k] for k in RESPONDENT_FIELDS if values.get(k)}
+    payload = {k: values[k] for k in RESPONDENT_FIELDS if (values.get(k) or "").strip()}
     return {**payload, "answers": answers}
 
 

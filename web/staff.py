@@ -42,7 +42,7 @@ from store.submissions import ImportedFile, check_answers, import_many
 from store.tables import Consultation
 from store.vocab import CATEGORIES
 from web.access import Editor, Identity, Moderator, Viewer, ensure_may
-from web.context import DB, card, checked_form, fan_out_later, render, web, writing_session
+from web.context import DB, card, checked_form, fan_out_later, render, response_payload, web, writing_session
 from web.errors import status_for
 from web.security import ARGON2_SLOTS, csrf_ok, csrf_token
 
@@ -340,11 +340,9 @@ def _imported(values: dict[str, str], c: Consultation) -> ImportedResponse:
     except ValueError:
         raise ConsultError(f"received on: {raw!r} is not a date and time like 2017-12-20T15:12") from None
     received_at = local_instant(local.date(), local.time(), c.timezone)
-    answers = [{"question": n, "text": values[f"answer_{n}"]} for n in range(1, len(c.questions) + 1)
-               if values.get(f"answer_{n}", "").strip()]  # fmt: skip
-    fields = {k: values[k] for k in ("name", "organisation", "category", "country", "email", "language", "summary")
-              if values.get(k, "").strip()}  # fmt: skip
     try:
-        return ImportedResponse.model_validate({**fields, "answers": answers, "received_at": received_at})
+        return ImportedResponse.model_validate(
+            {**response_payload(values, len(c.questions)), "received_at": received_at}
+        )
     except ValidationError as exc:
         raise first_error(exc) from None

@@ -1,0 +1,31 @@
+"""The installation's own random id: what makes its Message-IDs its own. Two databases
+that queue the same notice to the same address (consultation 1, the invitation) gave the
+same Message-ID, and a receiver that drops duplicates dropped one of them.
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-11-23
+"""
+
+import secrets
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0012"
+down_revision = "0011"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    table = op.create_table(
+        "installation",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("key", sa.String(32), nullable=False),
+    )
+    op.bulk_insert(table, [{"id": 1, "key": secrets.token_hex(16)}])
+
+
+def downgrade() -> None:
+    op.drop_table("installation")
