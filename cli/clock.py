@@ -82,7 +82,7 @@ def serve(
     try:
         typer.echo(f"dashboard: http://{host}:{port}/   (API docs: http://{host}:{port}/docs; Ctrl-C stops)")
         proxies = settings.trusted_proxies
-        uvicorn.run(create_app(settings, demo=demo), host=host, port=port, log_level="warning",
+        uvicorn.run(create_app(settings, demo=demo, watch_clock=True), host=host, port=port, log_level="warning",
                     proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)  # fmt: skip
     except (Terminated, KeyboardInterrupt):
         pass

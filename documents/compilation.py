@@ -175,7 +175,17 @@ def write_files(conn: Connection, c: Consultation, *, data_dir: Path, base_url: 
         with partial.open("w", encoding="utf-8", newline="") as f:
             write(f)
         partial.replace(folder / name)
+    (folder / COMPLETE).touch()  # last: a folder without it was cut short, and is written again
     return folder
+
+
+COMPLETE = ".complete"
+
+
+def files_complete(data_dir: Path, c: Consultation) -> bool:
+    """Whether the compilation's files were all written (the clock re-writes them if not:
+    a run that died after committing the compilation left none, or half)."""
+    return (files_folder(data_dir, c) / COMPLETE).exists()
 
 
 def refresh_files(conn: Connection, c: Consultation, *, data_dir: Path, base_url: str | None) -> bool:

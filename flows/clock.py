@@ -30,6 +30,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from config import Settings
+from flows import work
 from flows.prefect_server import PrefectServerError, TemporaryPrefectServer
 from flows.runtime import run_tick
 from states import ConsultError
@@ -103,6 +104,10 @@ class Clock:
         except (PrefectServerError, ConsultError) as exc:  # said in one line; the next firing tries again
             self.announce(f"clock: tick not run: {exc}")
             return "not run"
+        try:
+            work.record_beat(engine=self.engine, interval=self.interval, by=f"consult serve {self.holder}")
+        except Exception as exc:  # noqa: BLE001 — the beat is a report; the staff warning says if it stays away
+            self.announce(f"clock: could not record the heartbeat ({type(exc).__name__})")
         if result is None:
             return "nothing due"
         for line in [*result["actions"], *result.get("notices", [])]:  # an operator watching `serve` sees it

@@ -39,6 +39,12 @@ def deploy(*, pool: str, interval: int, name: str = "tick") -> str:
     ensure_pool(pool)
     remote = flow.from_source(source=str(ROOT), entrypoint=ENTRYPOINT)
     deployment_id = remote.deploy(  # type: ignore[union-attr]
-        name=name, work_pool_name=pool, interval=interval, build=False, push=False, print_next_steps=False
+        name=name,
+        work_pool_name=pool,
+        interval=interval,
+        build=False,
+        push=False,
+        print_next_steps=False,
+        parameters={"interval": interval},  # the run's heartbeat: when the next should complete
     )
     return str(deployment_id)

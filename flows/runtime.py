@@ -25,6 +25,8 @@ def has_work(*, settings: Settings, now: datetime) -> bool:
             return True
         if work.expiry_due(engine=engine, now=now, settings=settings):
             return True
+        if work.files_missing(engine=engine, settings=settings):
+            return True
         return bool(settings.smtp_host) and work.mail_due(engine=engine, now=now) > 0
     finally:
         engine.dispose()

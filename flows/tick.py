@@ -47,7 +47,8 @@ def advance_due_task(settings: Settings, now: datetime) -> dict:
         report = work.advance_all_due(engine=engine, now=now, settings=settings)
         return {"due": report.due, "actions": report.actions, "skipped": report.skipped, "notices": report.notices,
                 "to_write": report.compiled, "stopped": report.stopped, "transitions": report.transitions,
-                "reminders": report.reminders}  # fmt: skip
+                "reminders": report.reminders,
+                "missing": work.files_missing(engine=engine, settings=settings)}  # fmt: skip
     finally:
         engine.dispose()
 
@@ -75,17 +76,33 @@ def compilations_task(settings: Settings, ids: list[int]) -> list[str]:
 
 @flow(name="tick", log_prints=True)
 async def tick_flow(
-    now: str | None = None, database_url: str | None = None, smtp_host: str | None = None, smtp_port: int | None = None
+    now: str | None = None,
+    database_url: str | None = None,
+    smtp_host: str | None = None,
+    smtp_port: int | None = None,
+    interval: int | None = None,
 ) -> dict:
     """One pass of the clock. `now` (ISO 8601) is for time travel; scheduled runs omit it.
-    `smtp_host`/`smtp_port` override the environment's (the embedded clock's mail catcher)."""
+    `smtp_host`/`smtp_port` override the environment's (the embedded clock's mail catcher).
+    `interval`: the schedule's, in seconds (the deployment sets it): the run's heartbeat
+    says how soon the next should complete."""
     settings = _settings(database_url, smtp_host, smtp_port)
     at = _now(now, settings)
     result = advance_due_task(settings, at)
-    if result["to_write"]:  # the compilations: files written after the commit; re-running them is harmless
+    # The compilations: files written after the commit (re-running them is harmless), and
+    # those an earlier run committed but never wrote (it died): the stage is the marker.
+    if result["to_write"] or result["missing"]:
         result["compilations"] = compilations_task(settings, result["to_write"])
     result["mail"] = await deliver_task(settings, at)
     await _say_what_was_done(result, at)
+    if interval:
+        from prefect.runtime import flow_run
+
+        engine = make_engine(settings.database_url)
+        try:
+            work.record_beat(engine=engine, interval=interval, by=f"prefect flow run {flow_run.name or '?'}")
+        finally:
+            engine.dispose()
     return result
 
 

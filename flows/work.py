@@ -28,9 +28,9 @@ from states import SYSTEM_ACTOR, Change, ConsultError, Stage, Trigger
 from states.clock import Alert, owed
 from states.errors import Busy
 from store import consultations as repo
-from store import lifecycle, respondents
+from store import heartbeat, lifecycle, respondents
 from store.submissions import responded_emails
-from store.tables import OutboxMessage, Submission
+from store.tables import Consultation, OutboxMessage, Submission
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,26 @@ def expire_unconfirmed(*, engine: Engine, now: datetime, settings: Settings) -> 
         f"response {reference}: unconfirmed after {settings.policy.unconfirmed_expire_days} days, deleted"
         for _, reference, _ in gone
     ]
+
+
+COMPILED_OR_LATER = (Stage.COMPILED, Stage.PUBLISHED, Stage.MEETING_HELD, Stage.REPORTED)
+
+
+def files_missing(*, engine: Engine, settings: Settings) -> list[int]:
+    """Compiled consultations whose compilation files are not all on disk: the stage is the
+    durable marker, the files a side effect the clock re-drives until they are there."""
+    from documents.compilation import files_complete
+
+    with Session(engine) as s:
+        query = select(Consultation).where(col(Consultation.stage).in_([st.value for st in COMPILED_OR_LATER]),
+                                           col(Consultation.discarded_at).is_(None))  # fmt: skip
+        return [repo.key(c) for c in s.exec(query) if not files_complete(settings.data_dir, c)]
+
+
+def record_beat(*, engine: Engine, interval: int, by: str) -> None:
+    """A tick completed: the staff board's clock warning resets (store/heartbeat.py)."""
+    with Session(engine) as s:
+        heartbeat.beat(session=s, interval=interval, by=by)
 
 
 def notices_due(*, engine: Engine) -> int:
@@ -219,7 +239,9 @@ def advance_all_due(*, engine: Engine, now: datetime, settings: Settings, batch:
 
 def write_compilations(*, engine: Engine, ids: list[int], settings: Settings) -> list[str]:
     """After the commit: the compilation of each newly compiled consultation, as files in
-    data/compilations/<slug>/ (HTML in each language it has a title in, CSV and JSON)."""
+    data/compilations/<slug>/ (HTML in each language it has a title in, CSV and JSON) —
+    and of any compiled before whose files are missing or cut short (files_missing)."""
+    ids = list(dict.fromkeys([*ids, *files_missing(engine=engine, settings=settings)]))
     from documents import compilation
 
     written = []

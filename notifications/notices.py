@@ -261,3 +261,35 @@ def invite_latecomers(*, session: Session, now: datetime, mail: MailSettings) ->
         queued += queue_to_stakeholders(session=session, consultation=c, wording=Wording("invitation"), now=now,
                                         mail=mail)  # fmt: skip
     return queued
+
+
+LIVE = ("decided", "letter_issued", "open", "closed", "compiled", "published", "meeting_held")
+
+
+def queue_clock_stopped(*, session: Session, since: datetime, interval: int, by: str, now: datetime,
+                        mail: MailSettings) -> int:  # fmt: skip
+    """One alert per contact of the consultations the clock still owes something (their
+    titles listed), once per stoppage: the purpose carries when the last tick completed,
+    so another watchdog, or a restart, queues nothing new."""
+    from sqlmodel import col, select
+
+    from notifications.render import CLOCK_STOPPED
+
+    query = select(Consultation).where(col(Consultation.stage).in_(LIVE), col(Consultation.discarded_at).is_(None),
+                                       col(Consultation.contact_email).is_not(None))  # fmt: skip
+    lang = mail.staff_language
+    contacts: dict[str, tuple[str, list[str]]] = {}
+    for c in session.exec(query):
+        name, titles = contacts.setdefault(c.contact_email or "", (c.contact_name or c.contact_email or "", []))
+        titles.append(f"{pick(c.title, lang)} ({c.letter_number or c.slug})")
+    purpose = f"{CLOCK_STOPPED}:{since:%Y%m%dT%H%M%S}"
+    messages = [
+        Outgoing(consultation_id=None, stakeholder_id=None, purpose=purpose, language=lang, recipient_email=email,
+                 recipient_name=name,
+                 rendered=render(CLOCK_STOPPED, lang, {
+                     "name": name, "since": long_instant(since, lang, "UTC", with_zone=True), "interval": interval,
+                     "by": by, "titles": "; ".join(titles), "consultation_url": f"{mail.base_url}/staff",
+                     "unsubscribe_url": None}))
+        for email, (name, titles) in contacts.items()
+    ]  # fmt: skip
+    return enqueue(session=session, messages=messages, now=now, sender=mail.sender)

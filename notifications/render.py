@@ -20,7 +20,8 @@ from states.languages import LANGUAGES, RTL_LANGUAGES
 HERE = Path(__file__).parent
 # The lifecycle's notices (states.Notice), reminders and receipts, and the staff alerts.
 CLOCK_FAILING = "alert_clock_failing"  # to the contact, when the clock fails on a consultation again and again
-PURPOSES = (*(n.value for n in Notice), "reminder", "receipt", *(a.value for a in Alert), CLOCK_FAILING)
+CLOCK_STOPPED = "alert_clock_stopped"  # to the contacts of live consultations, when no tick completes
+PURPOSES = (*(n.value for n in Notice), "reminder", "receipt", *(a.value for a in Alert), CLOCK_FAILING, CLOCK_STOPPED)
 
 
 @dataclass(frozen=True, slots=True)

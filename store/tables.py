@@ -240,6 +240,18 @@ class Installation(SQLModel, table=True):
     key: str = Field(max_length=32)
 
 
+class ClockBeat(SQLModel, table=True):
+    """One row: when a tick last completed (real time), how often one should, and who ran
+    it. Staff are told when it is overdue (store/heartbeat.py)."""
+
+    __tablename__ = "clock_beat"
+
+    id: int | None = Field(default=None, primary_key=True)
+    completed_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    interval_s: int
+    by: str = Field(max_length=120)
+
+
 class SubmissionEvent(SQLModel, table=True):
     """What happened to a response after it was stored — confirmed, amended (with the content
     it replaced), withdrawn — by whom. Its own log, not the consultation's audit: thousands

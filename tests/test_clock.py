@@ -155,7 +155,7 @@ def test_due_query_uses_the_index(engine: Engine) -> None:
     assert "SCAN" not in described
 
 
-def test_nothing_due_is_one_query_and_no_flow(engine: Engine, database_url: str) -> None:
+def test_nothing_due_starts_no_flow(engine: Engine, database_url: str) -> None:
     from flows.runtime import run_tick
 
     assert run_tick(settings=settings_for(database_url), now=datetime(2017, 1, 1, tzinfo=UTC)) is None
@@ -200,3 +200,28 @@ def test_two_ticks_at_once_over_1000_due(session: Session, engine: Engine, datab
     session.expire_all()
     assert Counter(c.stage for c in repo.list_consultations(session=session)) == {"compiled": 1000}
     assert session.exec(select(AuditEntry).where(AuditEntry.trigger == "compile")).all().__len__() == 1000
+
+
+def test_compilation_files_lost_after_the_commit_are_written_by_the_next_run(
+    session: Session, engine: Engine, database_url: str, tmp_path
+) -> None:
+    """The compiled stage is the durable marker; the files are a side effect: a run that
+    died after committing the compilation (or a lost disk) leaves a folder missing or cut
+    short, and the next run writes it again — the idle check sees it too."""
+    from dataclasses import replace
+
+    from documents.compilation import files_folder
+    from flows.runtime import has_work
+
+    settings = replace(settings_for(database_url), data_dir=tmp_path)
+    c = consultation_in(session, Stage.COMPILED, slug="ott-2017")
+    now = geneva(date(2017, 8, 21))
+    assert has_work(settings=settings, now=now)  # compiled, and no files yet
+    assert work.files_missing(engine=engine, settings=settings) == [c.id]
+    written = work.write_compilations(engine=engine, ids=[], settings=settings)  # the run's step, nothing new
+    folder = files_folder(tmp_path, c)
+    assert written == [str(folder)] and (folder / "compilation.csv").exists()
+    assert not has_work(settings=settings, now=now)
+    (folder / ".complete").unlink()  # cut short: the marker is written last
+    assert has_work(settings=settings, now=now) and work.files_missing(engine=engine, settings=settings) == [c.id]
+    assert work.write_compilations(engine=engine, ids=[c.id], settings=settings) == [str(folder)]  # once

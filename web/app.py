@@ -7,6 +7,7 @@ depend on web/context.py, never on this module, so the imports run one way.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -46,16 +47,25 @@ def _secret_key(settings: Settings) -> str:
 
 
 def create_app(
-    settings: Settings, *, engine: Engine | None = None, rate_limit: int = 30, demo: bool = False
-) -> FastAPI:
-    """`demo`: localhost links and a placeholder sender are expected, not warned of."""
+    settings: Settings, *, engine: Engine | None = None, rate_limit: int = 30, demo: bool = False,
+    watch_clock: bool = False,
+) -> FastAPI:  # fmt: skip
+    """`demo`: localhost links and a placeholder sender are expected, not warned of.
+    `watch_clock`: alert staff when the clock stops (notifications/watchdog.py); `consult serve`."""
     engine = engine or make_engine(settings.database_url)
     writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer") if engine.dialect.name == "sqlite" else None
     notices = NoticeWorker()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        watching = None
+        if watch_clock:
+            from notifications.watchdog import watch
+
+            watching = asyncio.create_task(watch(engine=engine, settings=settings, clock=app.state.web.clock))
         yield
+        if watching is not None:
+            watching.cancel()
         if writer is not None:
             writer.shutdown(wait=True)  # writes under way finish and commit
         notices.stop()

@@ -32,7 +32,7 @@ from states.languages import LANGUAGES, untranslated
 from states.machine import ensure_allowed
 from states.table import offered, staff_rows
 from states.timing import local_instant, zone
-from store import attachments, lifecycle
+from store import attachments, heartbeat, lifecycle
 from store import consultations as repo
 from store.counts import response_counts
 from store.decision_file import decision_of, merged, parse_decision
@@ -135,7 +135,7 @@ def _board(request: Request, session: Session, who: Identity, *, message: str | 
         columns.append((stage, cards))
     return render(request, "staff.html", status=status, columns=columns, now=now, csrf=csrf_token(request),
                   message=message, done=done, warnings=context.warnings, who=who, Role=Role,
-                  failing=[c for c in rows if c.clock_error])  # fmt: skip
+                  failing=[c for c in rows if c.clock_error], clock_stale=heartbeat.stale(session=session))  # fmt: skip
 
 
 @router.post("/consultations/{ref}/fire/{trigger}", response_class=HTMLResponse)

@@ -1,6 +1,8 @@
 """The installation's own random id: what makes its Message-IDs its own. Two databases
 that queue the same notice to the same address (consultation 1, the invitation) gave the
-same Message-ID, and a receiver that drops duplicates dropped one of them.
+same Message-ID, and a receiver that drops duplicates dropped one of them. And the clock's
+heartbeat: when a tick last completed, and how often one should, so that staff see when
+the clock has stopped, whoever runs it (the embedded clock or Prefect workers).
 
 Revision ID: 0012
 Revises: 0011
@@ -11,6 +13,8 @@ import secrets
 
 import sqlalchemy as sa
 from alembic import op
+
+from store.types import UTCDateTime
 
 revision = "0012"
 down_revision = "0011"
@@ -25,7 +29,15 @@ def upgrade() -> None:
         sa.Column("key", sa.String(32), nullable=False),
     )
     op.bulk_insert(table, [{"id": 1, "key": secrets.token_hex(16)}])
+    op.create_table(
+        "clock_beat",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("completed_at", UTCDateTime(), nullable=False),
+        sa.Column("interval_s", sa.Integer(), nullable=False),
+        sa.Column("by", sa.String(120), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("clock_beat")
     op.drop_table("installation")
