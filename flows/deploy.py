@@ -32,19 +32,67 @@ def ensure_pool(name: str) -> None:
     asyncio.run(create())
 
 
+HEARTBEAT_SECONDS = 30  # a flow run's heartbeat event (Prefect's minimum is 30)
+ZOMBIE = "consult: crash silent tick runs"
+
+
 def deploy(*, pool: str, interval: int, name: str = "tick") -> str:
-    """Create or update the deployment; returns its id."""
+    """Create or update the deployment; returns its id. One run at a time (concurrency 1:
+    a second is cancelled, not queued behind the first), heartbeats on, and the automation
+    that marks a run whose heartbeats stop as crashed (its worker died) — so its slot frees
+    and the next scheduled run goes ahead."""
     from prefect import flow
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 
     ensure_pool(pool)
     remote = flow.from_source(source=str(ROOT), entrypoint=ENTRYPOINT)
     deployment_id = remote.deploy(  # type: ignore[union-attr]
-        name=name,
-        work_pool_name=pool,
-        interval=interval,
-        build=False,
-        push=False,
-        print_next_steps=False,
+        name=name, work_pool_name=pool, interval=interval, build=False, push=False, print_next_steps=False,
         parameters={"interval": interval},  # the run's heartbeat: when the next should complete
-    )
+        concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW,
+                                                 grace_period_seconds=60),
+        job_variables={"env": {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS)}},
+    )  # fmt: skip
+    ensure_zombie_automation()
     return str(deployment_id)
+
+
+def ensure_zombie_automation() -> str:
+    """Prefect's documented answer to runs left "Running" on a dead machine: an automation
+    expecting each running flow run's heartbeat (or its end) within three heartbeats, which
+    otherwise sets the run Crashed. Created once; returns its id."""
+    import asyncio
+    from datetime import timedelta
+
+    from prefect.automations import Automation
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import EventTrigger, Posture
+    from prefect.events.schemas.events import ResourceSpecification
+
+    async def create() -> str:
+        async with get_client() as client:
+            existing = await client.read_automations_by_name(ZOMBIE)
+            if existing:
+                return str(existing[0].id)
+        automation = Automation(
+            name=ZOMBIE,
+            description="Marks a tick run crashed when its heartbeats stop (consult deploy).",
+            trigger=EventTrigger(
+                after={"prefect.flow-run.heartbeat"},
+                expect={"prefect.flow-run.heartbeat", "prefect.flow-run.Completed", "prefect.flow-run.Failed",
+                        "prefect.flow-run.Cancelled", "prefect.flow-run.Crashed"},
+                match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+                for_each={"prefect.resource.id"},
+                posture=Posture.Proactive,
+                threshold=1,
+                within=timedelta(seconds=3 * HEARTBEAT_SECONDS),
+            ),
+            actions=[ChangeFlowRunState(state=StateType.CRASHED,
+                                        message="No heartbeat for three intervals: its worker died (consult)")],
+        )  # fmt: skip
+        created = await automation.acreate()
+        return str(created.id)
+
+    return asyncio.run(create())

@@ -12,7 +12,9 @@ blocks the others.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,7 +31,12 @@ from states import Notice, Stage
 from store.statements import bound_value, driver_executemany, placeholder
 from store.tables import Consultation, OutboxBody, OutboxMessage, Stakeholder
 
-LEASE = timedelta(minutes=10)
+# A claimed message is leased for two minutes and the lease renewed every RENEW while the
+# run sending it lives: a run that dies leaves its messages to the next one within LEASE
+# (it was ten minutes, unrenewed: a crash held mail back that long).
+log = logging.getLogger(__name__)
+LEASE = timedelta(minutes=2)
+RENEW = 30.0  # seconds
 BATCH = 1000
 _BOUNCE = re.compile(r"\b5\.1\.\d+\b")
 
@@ -95,6 +102,8 @@ class _Ledger:
 
     def __init__(self, engine: Engine, mail: MailSettings, now: datetime, only: str | None = None) -> None:
         self.engine, self.mail, self.now, self.only = engine, mail, now, only
+        self.held: set[int] = set()  # claimed by this run, outcome not yet written: the lease to renew
+        self.started = time.monotonic()
         self.conn = engine.connect()
         self._waiting: list[tuple[Claimed, Outcome, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -153,7 +162,22 @@ class _Ledger:
         claimed = sorted(
             (Claimed(r.id, r.recipient_email, bytes(raw[r.id]), r.attempts) for r in rows), key=lambda c: c.id
         )
+        self.held.update(c.id for c in claimed)
         return claimed, skipped, superseded
+
+    def renew(self) -> int:
+        """Extend the lease of what this run still holds, from its `now` plus the time it has
+        been running; returns how many rows it renewed."""
+        if not self.held:
+            return 0
+        t = OutboxMessage.__table__.c  # type: ignore[attr-defined]
+        until = self.now + timedelta(seconds=time.monotonic() - self.started) + LEASE
+        with self.conn.begin():
+            return self.conn.execute(
+                OutboxMessage.__table__.update()  # type: ignore[attr-defined]
+                .where(t.id.in_(sorted(self.held)), t.status == Status.SENDING)
+                .values(lease_until=until)
+            ).rowcount
 
     def _values(self, item: Claimed, outcome: Outcome) -> dict:
         now, attempts = self.now, item.attempts + 1
@@ -174,6 +198,7 @@ class _Ledger:
 
     def write(self, outcomes: list[tuple[Claimed, Outcome]]) -> None:
         """Record outcomes in one transaction; only rows still claimed are touched."""
+        self.held.difference_update(i.id for i, _ in outcomes)
         table = OutboxMessage.__table__  # type: ignore[attr-defined]
         sent = [(i, o) for i, o in outcomes if o.kind == "sent"]
         others = [(i, o) for i, o in outcomes if o.kind != "sent"]
@@ -336,6 +361,15 @@ async def _worker(source: _Source, server: SmtpServer, ledger: _Ledger, report: 
                 smtp.close()
 
 
+async def _keep_leases(ledger: _Ledger) -> None:
+    while True:
+        await asyncio.sleep(RENEW)
+        try:
+            ledger.renew()
+        except Exception:  # noqa: BLE001 — a missed renewal: the lease outlives three more tries
+            log.warning("outbox: could not renew the lease of %d message(s)", len(ledger.held), exc_info=True)
+
+
 async def deliver(
     *, engine: Engine, server: SmtpServer, mail: MailSettings, now: datetime, limit: int | None = None,
     only: str | None = None,
@@ -345,11 +379,13 @@ async def deliver(
     ledger = _Ledger(engine, mail, now, only)
     report = Report()
     source = _Source(ledger, report, limit)
+    renewing = asyncio.create_task(_keep_leases(ledger))
     try:
         sender = envelope_sender(mail.sender)
         await asyncio.gather(*(_worker(source, server, ledger, report, sender) for _ in range(mail.concurrency)))
         for item in source.items:  # every connection failed: hand the rest back untouched
             await ledger.record(item, Outcome("released"))
     finally:
+        renewing.cancel()
         ledger.close()
     return report

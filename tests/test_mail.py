@@ -391,3 +391,35 @@ def test_message_ids_are_each_installation_s_own(tmp_path: Path) -> None:
             assert enqueue(session=s, messages=[message], now=geneva(date(2017, 7, 2)), sender="cwg@itu.int") == 0
         engine.dispose()
     assert ids[0] != ids[1] and all(i.endswith("@itu.int>") for i in ids)
+
+
+def test_a_sending_run_renews_its_two_minute_lease_while_it_lives(session: Session, engine: Engine) -> None:
+    """Claimed mail is leased for two minutes and renewed while the run lives: a run that
+    dies holds its messages back two minutes at most, a slow one never loses them."""
+    from notifications.delivery import LEASE, Outcome, _Ledger
+    from notifications.outbox import Outgoing, enqueue
+    from notifications.render import Rendered
+
+    now = geneva(date(2017, 7, 1))
+    messages = [Outgoing(consultation_id=None, stakeholder_id=None, purpose="test:lease", language="en",
+                         recipient_email=f"p{i}@example.org", recipient_name=None,
+                         rendered=Rendered(subject="s", text="t", html="<p>t</p>")) for i in range(2)]  # fmt: skip
+    enqueue(session=session, messages=messages, now=now, sender="cwg@itu.int")
+    session.commit()
+    ledger = _Ledger(engine, MailSettings(), now)
+    try:
+        claimed, _, _ = ledger.claim(10)
+        assert len(claimed) == 2 and timedelta(minutes=2) == LEASE
+
+        def leases() -> dict[str, object]:
+            session.expire_all()
+            return {m.recipient_email: m.lease_until for m in session.exec(select(OutboxMessage))}
+
+        assert set(leases().values()) == {now + LEASE}
+        ledger.started -= 90  # the run has been sending for a minute and a half
+        ledger.write([(claimed[0], Outcome("sent"))])
+        assert ledger.renew() == 1  # only what it still holds
+        after = leases()
+        assert after["p0@example.org"] is None and after["p1@example.org"] >= now + timedelta(seconds=90) + LEASE
+    finally:
+        ledger.close()

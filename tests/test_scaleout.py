@@ -63,6 +63,21 @@ def test_two_prefect_workers_on_postgresql(session: Session, database_url: str, 
             deployed = subprocess.run([str(BIN / "consult"), "deploy", "--interval", "3"], env=consult,
                                       capture_output=True, text=True, timeout=120)  # fmt: skip
             assert deployed.returncode == 0, deployed.stderr
+            import httpx
+
+            deployment = httpx.get(f"{api}/deployments/name/tick/tick", timeout=10).json()
+            assert deployment["parameters"] == {"interval": 3}
+            assert deployment["global_concurrency_limit"]["limit"] == 1  # one run at a time
+            assert deployment["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
+            assert deployment["job_variables"]["env"]["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "30"
+            automations = httpx.post(f"{api}/automations/filter", json={}, timeout=10).json()
+            (zombie,) = [a for a in automations if a["name"] == "consult: crash silent tick runs"]
+            assert zombie["actions"][0]["state"] == "CRASHED" and zombie["trigger"]["posture"] == "Proactive"
+            again = subprocess.run([str(BIN / "consult"), "deploy", "--interval", "3"], env=consult,
+                                   capture_output=True, text=True, timeout=120)  # fmt: skip
+            assert again.returncode == 0, again.stderr  # deploying again updates, and adds no second automation
+            names = [a["name"] for a in httpx.post(f"{api}/automations/filter", json={}, timeout=10).json()]
+            assert names.count("consult: crash silent tick runs") == 1
             for i in range(2):
                 procs.append(
                     subprocess.Popen(
@@ -83,3 +98,5 @@ def test_two_prefect_workers_on_postgresql(session: Session, database_url: str, 
     assert len(rows) == 60 and {n for *_, n in rows} == {1}  # close and compile, once each
     ids = Counter(r.message["message-id"] for r in smtp.received)
     assert len(ids) == 30 and set(ids.values()) == {1}  # the staff alert of each of the 30, once each
+    beat = session.execute(text("SELECT interval_s, by FROM clock_beat")).one()
+    assert beat.interval_s == 3 and beat.by.startswith("prefect flow run ")
