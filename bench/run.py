@@ -57,6 +57,13 @@ SECTIONS = {
         "keyset paging saves. Target: every page under 200 ms. The CSV export of all 100,000, streamed: its time "
         "and the peak memory Python allocated while writing it (flat: rows are read 1,000 at a time).",
     ),
+    "idle_cost": (
+        "The clock while nothing is due",
+        "One firing of `consult serve`'s embedded clock while idle (lease, due checks, heartbeat: the path that "
+        "decides no flow run is needed, ticking in-process or handing work to a triggered deployment with "
+        "CONSULT_TICK_DEPLOYMENT) on 10,000 consultations none due, vs the floor of an empty scheduled run on a "
+        "process worker: a new Python process importing the flow. Target: a fraction of a CPU-second per firing.",
+    ),
 }
 
 

@@ -121,8 +121,13 @@ def served_settings(settings: Settings, *, host: str, port: int) -> Settings:
 def deploy(
     pool: Annotated[str, typer.Option(help="Prefect work pool (created as a process pool if missing).")] = "consult",
     interval: Annotated[int, typer.Option(help="Seconds between ticks.")] = 30,
-) -> None:
-    """Deploy the tick to the Prefect server at PREFECT_API_URL, on an interval schedule."""
+    triggered: Annotated[
+        bool,
+        typer.Option("--triggered", help="No schedule: `consult serve` with CONSULT_TICK_DEPLOYMENT=tick/tick "
+                                         "starts a run only when work is due (nothing runs while idle)."),
+    ] = False,
+) -> None:  # fmt: skip
+    """Deploy the tick to the Prefect server at PREFECT_API_URL, on an interval schedule (or triggered)."""
     import os
 
     from states.errors import ConsultError
@@ -131,6 +136,7 @@ def deploy(
         raise ConsultError("set PREFECT_API_URL to the Prefect server (e.g. http://127.0.0.1:4200/api) first")
     from flows.deploy import deploy as deploy_tick
 
-    deployment = deploy_tick(pool=pool, interval=interval)
-    typer.echo(f"deployed tick ({deployment}) to pool {pool!r}, every {interval} s")
+    deployment = deploy_tick(pool=pool, interval=interval, scheduled=not triggered)
+    how = "started by `consult serve` when work is due" if triggered else f"every {interval} s"
+    typer.echo(f"deployed tick ({deployment}) to pool {pool!r}, {how}")
     typer.echo(f"start workers with: prefect worker start --pool {pool}")

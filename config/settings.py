@@ -80,6 +80,9 @@ class Settings:
     # Reverse proxies whose X-Forwarded-For / -Proto are believed (comma-separated
     # addresses); none by default, so no client can pose as another to the rate limits.
     trusted_proxies: str = ""
+    # "flow/deployment" (e.g. tick/tick): the embedded clock only looks (cheaply) and, when
+    # work is due, starts a run of this deployment for the Prefect workers; None: it ticks itself.
+    tick_deployment: str | None = None
     policy: Policy = field(default_factory=Policy)
     mail: MailSettings = field(default_factory=lambda: MailSettings())
     organisation: Organisation = field(default_factory=lambda: load_organisation())
@@ -130,6 +133,7 @@ class Settings:
             smtp_starttls=env.get("CONSULT_SMTP_STARTTLS", "").lower() in {"1", "true", "yes"},
             data_dir=Path(env.get("CONSULT_DATA_DIR", "data")),
             trusted_proxies=env.get("CONSULT_TRUSTED_PROXIES", "").strip(),
+            tick_deployment=env.get("CONSULT_TICK_DEPLOYMENT") or None,
             policy=policy,
             mail=MailSettings.from_env(env),
             organisation=load_organisation(Path(org) if (org := env.get("CONSULT_ORGANISATION_FILE")) else None),

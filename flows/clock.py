@@ -32,7 +32,7 @@ from sqlmodel import Session
 from config import Settings
 from flows import work
 from flows.prefect_server import PrefectServerError, TemporaryPrefectServer
-from flows.runtime import run_tick
+from flows.runtime import dispatch, has_work, run_tick
 from states import ConsultError
 from store import lease
 from store.db import make_engine
@@ -95,6 +95,8 @@ class Clock:
         with Session(self.engine) as s:
             if not lease.acquire(session=s, name=LEASE, holder=self.holder, ttl=lease_life(self.interval)):
                 return "another clock holds the lease"
+        if self.settings.tick_deployment:
+            return self._dispatch(self.settings.tick_deployment)
         try:
             with keep_lease(engine=self.engine, holder=self.holder, interval=self.interval, announce=self.announce):
                 result = run_tick(
@@ -113,6 +115,21 @@ class Clock:
         for line in [*result["actions"], *result.get("notices", [])]:  # an operator watching `serve` sees it
             self.announce(f"clock: {line}")
         return f"{len(result['actions'])} action(s); mail: {result['mail']}"
+
+    def _dispatch(self, deployment: str) -> str:
+        """Hand due work to the deployment's workers. The run beats when it completes: a
+        clock that only dispatched does not, so dead workers show as a stopped clock."""
+        now = self.settings.now or wall_clock()
+        if not has_work(settings=self.settings, now=now):
+            work.record_beat(engine=self.engine, interval=self.interval, by=f"consult serve {self.holder} (idle)")
+            return "nothing due"
+        try:
+            name = dispatch(deployment=deployment, interval=self.interval)
+        except Exception as exc:  # noqa: BLE001 — said in one line; the next firing tries again
+            self.announce(f"clock: could not start a run of {deployment}: {type(exc).__name__}: {exc}")
+            return "not dispatched"
+        self.announce(f"clock: work due: flow run {name} of {deployment} started for the workers")
+        return f"dispatched {name}"
 
     def release(self) -> None:
         """Hand the lease back on a clean stop, so another `serve` ticks at once."""
@@ -148,6 +165,9 @@ def start_background(
         settings = replace(settings, smtp_host="127.0.0.1", smtp_port=catcher.port)
         echo(f"no SMTP server configured: mail goes to a local catcher on 127.0.0.1:{catcher.port} "
              f"(kept in {(settings.data_dir / 'mail').resolve()})")  # fmt: skip
+    if clock and settings.tick_deployment and not os.environ.get("PREFECT_API_URL"):
+        raise ConsultError(f"CONSULT_TICK_DEPLOYMENT={settings.tick_deployment} needs PREFECT_API_URL: "
+                           "the Prefect server that deployment lives on")  # fmt: skip
     server = None
     if clock and not os.environ.get("PREFECT_API_URL"):
         server = TemporaryPrefectServer(data_dir=settings.data_dir, announce=echo).start()

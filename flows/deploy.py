@@ -36,18 +36,20 @@ HEARTBEAT_SECONDS = 30  # a flow run's heartbeat event (Prefect's minimum is 30)
 ZOMBIE = "consult: crash silent tick runs"
 
 
-def deploy(*, pool: str, interval: int, name: str = "tick") -> str:
+def deploy(*, pool: str, interval: int, name: str = "tick", scheduled: bool = True) -> str:
     """Create or update the deployment; returns its id. One run at a time (concurrency 1:
     a second is cancelled, not queued behind the first), heartbeats on, and the automation
     that marks a run whose heartbeats stop as crashed (its worker died) — so its slot frees
-    and the next scheduled run goes ahead."""
+    and the next scheduled run goes ahead. `scheduled=False`: no schedule — `consult serve`
+    with CONSULT_TICK_DEPLOYMENT starts a run only when work is due (idle costs nothing)."""
     from prefect import flow
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 
     ensure_pool(pool)
     remote = flow.from_source(source=str(ROOT), entrypoint=ENTRYPOINT)
     deployment_id = remote.deploy(  # type: ignore[union-attr]
-        name=name, work_pool_name=pool, interval=interval, build=False, push=False, print_next_steps=False,
+        name=name, work_pool_name=pool, interval=interval if scheduled else None, build=False, push=False,
+        print_next_steps=False,
         parameters={"interval": interval},  # the run's heartbeat: when the next should complete
         concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW,
                                                  grace_period_seconds=60),

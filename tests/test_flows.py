@@ -132,3 +132,49 @@ def test_tick_killed_mid_batch_then_restarted(session: Session, database_url: st
     ids = Counter(r.message["message-id"] for r in server.received)
     assert len(ids) == 300 and set(ids.values()) == {1}  # the staff alert, once each
     assert count(session, "SELECT count(*) FROM outbox_message WHERE status = 'sent'") == 300
+
+
+@pytest.mark.slow
+def test_the_embedded_clock_hands_due_work_to_a_triggered_deployment(
+    prefect_harness, session: Session, database_url: str, tmp_path: Path
+) -> None:
+    """`consult deploy --triggered` and `consult serve` with CONSULT_TICK_DEPLOYMENT: the
+    clock's firing only looks (milliseconds) and starts a run of the deployment, for the
+    workers, when work is due — nothing at all runs while idle."""
+    import time as timing
+    from dataclasses import replace
+
+    from config import Settings
+    from flows.clock import Clock
+    from flows.deploy import deploy
+
+    deploy(pool="consult-test", interval=2, name="triggered", scheduled=False)
+    settings = replace(Settings(database_url=database_url, data_dir=tmp_path, policy=POLICY),
+                       tick_deployment="tick/triggered", now=datetime(2017, 8, 20, 12, tzinfo=UTC))  # fmt: skip
+    said: list[str] = []
+    clock = Clock(settings=settings, interval=2, server=None, announce=said.append)
+    try:
+        started = timing.process_time()
+        assert all(clock.fire() == "nothing due" for _ in range(10))
+        idle = (timing.process_time() - started) / 10
+        assert idle < 0.5, idle  # a firing while idle: a few queries, never a process
+        assert asyncio.run(_runs_of("triggered")) == []
+        open_consultations(session, 2)
+        answer = clock.fire()
+        assert answer.startswith("dispatched "), (answer, said)
+        (run,) = asyncio.run(_runs_of("triggered"))
+        assert run.parameters == {"interval": 2} and answer == f"dispatched {run.name}"
+    finally:
+        clock.release()
+    beat = session.execute(text("SELECT by FROM clock_beat")).scalar_one()
+    assert beat.endswith("(idle)")  # a dispatch does not beat: the run does, when it completes
+
+
+async def _runs_of(deployment: str) -> list:
+    from prefect import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+
+    async with get_client() as client:
+        return await client.read_flow_runs(
+            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment]))
+        )
