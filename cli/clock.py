@@ -126,6 +126,15 @@ def deploy(
         typer.Option("--triggered", help="No schedule: `consult serve` with CONSULT_TICK_DEPLOYMENT=tick/tick "
                                          "starts a run only when work is due (nothing runs while idle)."),
     ] = False,
+    source: Annotated[
+        str | None, typer.Option(help="A git repository the workers clone for each run (default: this folder).")
+    ] = None,
+    branch: Annotated[str | None, typer.Option(help="The branch of --source.")] = None,
+    database_secret: Annotated[
+        str | None,
+        typer.Option(help="Save CONSULT_DATABASE_URL as a Prefect Secret block of this name; runs read it, so "
+                          "workers need no database setting of their own."),
+    ] = None,
 ) -> None:  # fmt: skip
     """Deploy the tick to the Prefect server at PREFECT_API_URL, on an interval schedule (or triggered)."""
     import os
@@ -136,7 +145,8 @@ def deploy(
         raise ConsultError("set PREFECT_API_URL to the Prefect server (e.g. http://127.0.0.1:4200/api) first")
     from flows.deploy import deploy as deploy_tick
 
-    deployment = deploy_tick(pool=pool, interval=interval, scheduled=not triggered)
+    deployment = deploy_tick(pool=pool, interval=interval, scheduled=not triggered, source=source, branch=branch,
+                             database_secret=database_secret)  # fmt: skip
     how = "started by `consult serve` when work is due" if triggered else f"every {interval} s"
     typer.echo(f"deployed tick ({deployment}) to pool {pool!r}, {how}")
     typer.echo(f"start workers with: prefect worker start --pool {pool}")

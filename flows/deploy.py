@@ -36,21 +36,45 @@ HEARTBEAT_SECONDS = 30  # a flow run's heartbeat event (Prefect's minimum is 30)
 ZOMBIE = "consult: crash silent tick runs"
 
 
-def deploy(*, pool: str, interval: int, name: str = "tick", scheduled: bool = True) -> str:
+def deploy(
+    *, pool: str, interval: int, name: str = "tick", scheduled: bool = True, source: str | None = None,
+    branch: str | None = None, database_secret: str | None = None,
+) -> str:  # fmt: skip
     """Create or update the deployment; returns its id. One run at a time (concurrency 1:
     a second is cancelled, not queued behind the first), heartbeats on, and the automation
     that marks a run whose heartbeats stop as crashed (its worker died) — so its slot frees
     and the next scheduled run goes ahead. `scheduled=False`: no schedule — `consult serve`
-    with CONSULT_TICK_DEPLOYMENT starts a run only when work is due (idle costs nothing)."""
+    with CONSULT_TICK_DEPLOYMENT starts a run only when work is due (idle costs nothing).
+
+    `source`: a git repository the workers clone at each run (at `branch`), instead of this
+    checkout's folder — the deploying machine may go away. `database_secret`: the database
+    URL (this process's CONSULT_DATABASE_URL) saved as a Prefect Secret block of that name,
+    which runs read — workers need no CONSULT_DATABASE_URL of their own."""
+    import os
+
     from prefect import flow
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 
     ensure_pool(pool)
-    remote = flow.from_source(source=str(ROOT), entrypoint=ENTRYPOINT)
+    parameters: dict[str, object] = {"interval": interval}  # the run's heartbeat: when the next should complete
+    if database_secret:
+        from prefect.blocks.system import Secret
+
+        url = os.environ.get("CONSULT_DATABASE_URL")
+        if not url:
+            raise ValueError("--database-secret saves CONSULT_DATABASE_URL in Prefect: set it first")
+        Secret(value=url).save(database_secret, overwrite=True)
+        parameters["database_secret"] = database_secret
+    origin: object = str(ROOT)
+    if source:
+        from prefect.runner.storage import GitRepository
+
+        origin = GitRepository(url=source, branch=branch)
+    remote = flow.from_source(source=origin, entrypoint=ENTRYPOINT)  # type: ignore[arg-type]
     deployment_id = remote.deploy(  # type: ignore[union-attr]
         name=name, work_pool_name=pool, interval=interval if scheduled else None, build=False, push=False,
         print_next_steps=False,
-        parameters={"interval": interval},  # the run's heartbeat: when the next should complete
+        parameters=parameters,
         concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW,
                                                  grace_period_seconds=60),
         job_variables={"env": {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS)}},

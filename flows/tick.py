@@ -25,7 +25,18 @@ from notifications.delivery import SmtpServer, deliver
 from store.db import make_engine
 
 
+class NoDatabase(RuntimeError):
+    """A run with no database named: never fall back to a consult.db in the worker's folder."""
+
+
 def _settings(database_url: str | None, smtp_host: str | None, smtp_port: int | None) -> Settings:
+    """The run's settings: the worker's environment, overridden by the run's parameters.
+    A run whose database nobody named fails saying so (tick_flow)."""
+    import os
+
+    if not database_url and not os.environ.get("CONSULT_DATABASE_URL"):
+        raise NoDatabase("no database for this run: deploy with --database-secret, or set CONSULT_DATABASE_URL "
+                         "on the worker")  # fmt: skip
     settings = Settings.from_env()
     if database_url:
         settings = replace(settings, database_url=database_url)
@@ -81,11 +92,18 @@ async def tick_flow(
     smtp_host: str | None = None,
     smtp_port: int | None = None,
     interval: int | None = None,
+    database_secret: str | None = None,
 ) -> dict:
     """One pass of the clock. `now` (ISO 8601) is for time travel; scheduled runs omit it.
     `smtp_host`/`smtp_port` override the environment's (the embedded clock's mail catcher).
     `interval`: the schedule's, in seconds (the deployment sets it): the run's heartbeat
-    says how soon the next should complete."""
+    says how soon the next should complete. `database_secret`: the Prefect Secret block
+    holding the database URL (`consult deploy --database-secret`)."""
+    if database_secret and not database_url:  # the deployment's Secret block: workers need no database setting
+        from prefect.blocks.system import Secret
+
+        block: Secret = await Secret.aload(database_secret)
+        database_url = str(block.get())
     settings = _settings(database_url, smtp_host, smtp_port)
     at = _now(now, settings)
     result = advance_due_task(settings, at)

@@ -178,3 +178,14 @@ async def _runs_of(deployment: str) -> list:
         return await client.read_flow_runs(
             deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment]))
         )
+
+
+def test_a_run_with_no_database_named_fails_saying_so(monkeypatch) -> None:
+    """A worker without CONSULT_DATABASE_URL, on a deployment without --database-secret, once
+    silently used a consult.db in its own folder."""
+    from flows.tick import NoDatabase, _settings
+
+    monkeypatch.delenv("CONSULT_DATABASE_URL", raising=False)
+    with pytest.raises(NoDatabase, match="--database-secret"):
+        _settings(None, None, None)
+    assert _settings("sqlite:///x.db", None, None).database_url == "sqlite:///x.db"

@@ -23,6 +23,7 @@ from tests.test_flows import open_consultations
 from tests.test_mail import PEOPLE, add_people
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _wait_healthy(url: str, seconds: float) -> None:
@@ -48,6 +49,8 @@ def test_two_prefect_workers_on_postgresql(session: Session, database_url: str, 
     base = {k: v for k, v in os.environ.items() if not k.startswith(("CONSULT_", "PREFECT_"))}
     prefect = {**base, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                "DO_NOT_TRACK": "1", "PREFECT_API_URL": api}  # fmt: skip
+    # Prefect's own database on PostgreSQL too (the README's production set-up).
+    server_env = {**prefect, "PREFECT_API_DATABASE_CONNECTION_URL": _prefect_database(database_url)}
     port = api.split(":")[2].split("/")[0]
     procs: list[subprocess.Popen] = []
     with SmtpTestServer() as smtp:
@@ -56,25 +59,37 @@ def test_two_prefect_workers_on_postgresql(session: Session, database_url: str, 
         try:
             server = subprocess.Popen(
                 [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", port],
-                env=prefect, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
             )  # fmt: skip
             procs.append(server)
             _wait_healthy(api, 60)
-            deployed = subprocess.run([str(BIN / "consult"), "deploy", "--interval", "3"], env=consult,
-                                      capture_output=True, text=True, timeout=120)  # fmt: skip
+            # The code from git (this checkout, as a repository: the workers clone it), the
+            # database URL from a Prefect Secret block: the workers below have no CONSULT_DATABASE_URL.
+            source = ["--source", f"file://{ROOT}"] if (ROOT / ".git").exists() else []
+            deploy_args = [
+                str(BIN / "consult"),
+                "deploy",
+                "--interval",
+                "3",
+                "--database-secret",
+                "consult-db",
+                *source,
+            ]
+            deployed = subprocess.run(deploy_args, env=consult, capture_output=True, text=True, timeout=120)
             assert deployed.returncode == 0, deployed.stderr
             import httpx
 
             deployment = httpx.get(f"{api}/deployments/name/tick/tick", timeout=10).json()
-            assert deployment["parameters"] == {"interval": 3}
+            assert deployment["parameters"] == {"interval": 3, "database_secret": "consult-db"}
+            if source:
+                assert deployment["pull_steps"][0]["prefect.deployments.steps.git_clone"]["repository"] == source[1]
             assert deployment["global_concurrency_limit"]["limit"] == 1  # one run at a time
             assert deployment["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
             assert deployment["job_variables"]["env"]["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "30"
             automations = httpx.post(f"{api}/automations/filter", json={}, timeout=10).json()
             (zombie,) = [a for a in automations if a["name"] == "consult: crash silent tick runs"]
             assert zombie["actions"][0]["state"] == "CRASHED" and zombie["trigger"]["posture"] == "Proactive"
-            again = subprocess.run([str(BIN / "consult"), "deploy", "--interval", "3"], env=consult,
-                                   capture_output=True, text=True, timeout=120)  # fmt: skip
+            again = subprocess.run(deploy_args, env=consult, capture_output=True, text=True, timeout=120)
             assert again.returncode == 0, again.stderr  # deploying again updates, and adds no second automation
             names = [a["name"] for a in httpx.post(f"{api}/automations/filter", json={}, timeout=10).json()]
             assert names.count("consult: crash silent tick runs") == 1
@@ -82,7 +97,8 @@ def test_two_prefect_workers_on_postgresql(session: Session, database_url: str, 
                 procs.append(
                     subprocess.Popen(
                         [str(BIN / "prefect"), "worker", "start", "--pool", "consult", "--type", "process"],
-                        env={**consult, "CONSULT_DATA_DIR": str(tmp_path / f"w{i}")},
+                        env={**{k: v for k, v in consult.items() if k != "CONSULT_DATABASE_URL"},
+                             "CONSULT_DATA_DIR": str(tmp_path / f"w{i}")},
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                     )
                 )  # fmt: skip
@@ -100,3 +116,15 @@ def test_two_prefect_workers_on_postgresql(session: Session, database_url: str, 
     assert len(ids) == 30 and set(ids.values()) == {1}  # the staff alert of each of the 30, once each
     beat = session.execute(text("SELECT interval_s, by FROM clock_beat")).one()
     assert beat.interval_s == 3 and beat.by.startswith("prefect flow run ")
+
+
+def _prefect_database(database_url: str) -> str:
+    """A database of its own for Prefect's server, on the same throwaway cluster (asyncpg)."""
+    from sqlalchemy import create_engine
+
+    head, _, name = database_url.rpartition("/")
+    admin = create_engine(f"{head}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE prefect_{name}"))
+    admin.dispose()
+    return f"{head.replace('postgresql+psycopg', 'postgresql+asyncpg')}/prefect_{name}"
