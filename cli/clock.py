@@ -27,7 +27,8 @@ def tick(
     ctx.ensure_schema()
     quiet_prefect(ctx.settings)
     at = ctx.now(now)
-    result = run_tick(settings=ctx.settings, now=at, announce=lambda line: typer.echo(line, err=True))
+    result = run_tick(settings=ctx.settings, now=at, announce=lambda line: typer.echo(line, err=True),
+                      real_time=now is None and ctx.settings.now is None)  # fmt: skip
     if as_json:
         empty = {"due": 0, "actions": [], "skipped": [], "notices": [], "to_write": [], "mail": ""}
         typer.echo(json.dumps(result or empty, ensure_ascii=False))

@@ -101,7 +101,7 @@ class Clock:
             with keep_lease(engine=self.engine, holder=self.holder, interval=self.interval, announce=self.announce):
                 result = run_tick(
                     settings=self.settings, now=self.settings.now or wall_clock(), server=self.server,
-                    announce=self.announce,
+                    announce=self.announce, real_time=self.settings.now is None,
                 )  # fmt: skip
         except (PrefectServerError, ConsultError) as exc:  # said in one line; the next firing tries again
             self.announce(f"clock: tick not run: {exc}")

@@ -34,9 +34,11 @@ def has_work(*, settings: Settings, now: datetime) -> bool:
 
 def run_tick(
     *, settings: Settings, now: datetime, server: TemporaryPrefectServer | None = None,
-    announce: Callable[[str], None] = print,
+    announce: Callable[[str], None] = print, real_time: bool = False,
 ) -> dict | None:  # fmt: skip
-    """One pass of the clock at `now`; None when nothing was due (no flow run started)."""
+    """One pass of the clock at `now`; None when nothing was due (no flow run started).
+    `real_time`: `now` is the wall clock's (no time travel): the run reads the time itself,
+    and stamps each change's audit row when it commits."""
     if not has_work(settings=settings, now=now):
         return None
     with prefect_api(data_dir=settings.data_dir, server=server, announce=announce):
@@ -44,7 +46,7 @@ def run_tick(
 
         return asyncio.run(
             tick_flow(
-                now=now.isoformat(), database_url=settings.database_url,
+                now=None if real_time else now.isoformat(), database_url=settings.database_url,
                 smtp_host=settings.smtp_host, smtp_port=settings.smtp_port,
             )
         )  # fmt: skip

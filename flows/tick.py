@@ -52,10 +52,13 @@ def _now(now: str | None, settings: Settings) -> datetime:
 
 
 @task(name="advance-due", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
-def advance_due_task(settings: Settings, now: datetime) -> dict:
+def advance_due_task(settings: Settings, now: datetime, real_time: bool = False) -> dict:
+    """`real_time`: the tick's `now` is the wall clock's, so audit rows are stamped when each
+    change commits (a long tick's last change is not dated at its start)."""
     engine = make_engine(settings.database_url)
     try:
-        report = work.advance_all_due(engine=engine, now=now, settings=settings)
+        stamp = (lambda: datetime.now(UTC)) if real_time else None
+        report = work.advance_all_due(engine=engine, now=now, settings=settings, stamp=stamp)
         return {"due": report.due, "actions": report.actions, "skipped": report.skipped, "notices": report.notices,
                 "to_write": report.compiled, "stopped": report.stopped, "transitions": report.transitions,
                 "reminders": report.reminders,
@@ -106,7 +109,7 @@ async def tick_flow(
         database_url = str(block.get())
     settings = _settings(database_url, smtp_host, smtp_port)
     at = _now(now, settings)
-    result = advance_due_task(settings, at)
+    result = advance_due_task(settings, at, real_time=now is None and settings.now is None)
     # The compilations: files written after the commit (re-running them is harmless), and
     # those an earlier run committed but never wrote (it died): the stage is the marker.
     if result["to_write"] or result["missing"]:

@@ -11,6 +11,7 @@ every mail happens once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -134,7 +135,12 @@ def notices_due(*, engine: Engine) -> int:
         return len(fanout.unqueued(session=s, limit=1))
 
 
-def work_on(*, engine: Engine, consultation_id: int, now: datetime, settings: Settings) -> Done:
+Stamp = Callable[[], datetime]  # the time at commit, for the audit rows of a real-time tick
+
+
+def work_on(
+    *, engine: Engine, consultation_id: int, now: datetime, settings: Settings, stamp: Stamp | None = None
+) -> Done:
     """Everything the clock owes one consultation at `now` (states/clock.py), in one transaction."""
     policy = settings.policy
     with Session(engine, expire_on_commit=False) as s:
@@ -143,7 +149,7 @@ def work_on(*, engine: Engine, consultation_id: int, now: datetime, settings: Se
         fired = []
         for trigger in owes.transitions:
             result = lifecycle.fire(session=s, consultation=c, trigger=trigger, actor=SYSTEM_ACTOR, now=now,
-                                    policy=policy, documents=Renderer(settings))  # fmt: skip
+                                    policy=policy, documents=Renderer(settings), stamp=stamp)  # fmt: skip
             fired.append(result.change)
         reminder = None
         if owes.reminder_days is not None:
@@ -165,11 +171,13 @@ def work_on(*, engine: Engine, consultation_id: int, now: datetime, settings: Se
     return Done(c.slug, tuple(fired), reminder, owes.alerts)
 
 
-def advance_due(*, engine: Engine, ids: list[int], now: datetime, settings: Settings) -> TickReport:
+def advance_due(
+    *, engine: Engine, ids: list[int], now: datetime, settings: Settings, stamp: Stamp | None = None
+) -> TickReport:
     report = TickReport(due=len(ids))
     for consultation_id in ids:
         try:
-            done = work_on(engine=engine, consultation_id=consultation_id, now=now, settings=settings)
+            done = work_on(engine=engine, consultation_id=consultation_id, now=now, settings=settings, stamp=stamp)
         except repo.ConflictError as exc:
             report.skipped.append(str(exc))
             continue
@@ -216,13 +224,15 @@ def _record_failure(*, engine: Engine, consultation_id: int, error: str, now: da
         return 0
 
 
-def advance_all_due(*, engine: Engine, now: datetime, settings: Settings, batch: int = 500) -> TickReport:
+def advance_all_due(
+    *, engine: Engine, now: datetime, settings: Settings, batch: int = 500, stamp: Stamp | None = None
+) -> TickReport:
     """Batch after batch until nothing is due, or a batch makes no progress (left to the next
     tick); then the notices those transitions (or earlier ones) owe the stakeholders."""
     total, seen = TickReport(), set[int]()
     while ids := [i for i in due_consultations(engine=engine, now=now, limit=batch) if i not in seen]:
         seen.update(ids)
-        report = advance_due(engine=engine, ids=ids, now=now, settings=settings)
+        report = advance_due(engine=engine, ids=ids, now=now, settings=settings, stamp=stamp)
         total.due += report.due
         total.actions += report.actions
         total.skipped += report.skipped

@@ -12,6 +12,7 @@ issued and the record that it was issued cannot part.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -42,10 +43,12 @@ class Fired:
 
 def fire(
     *, session: Session, consultation: Consultation, trigger: Trigger, actor: str, now: datetime, policy: Policy,
-    documents: Renderer, request: Request = NO_REQUEST,
+    documents: Renderer, request: Request = NO_REQUEST, stamp: Callable[[], datetime] | None = None,
 ) -> Fired:  # fmt: skip
     """Carry out `trigger` on `consultation`. Nothing is written when a check refuses; a
-    concurrent change raises Conflict (and rolls the session back)."""
+    concurrent change raises Conflict (and rolls the session back). `stamp`: the clock the
+    audit row reads when it is written (a real-time tick: when the change was made, not
+    when the tick began); else `now`."""
     c = consultation
     expected_version = c.version
     row = ensure_allowed(Stage(c.stage), trigger)
@@ -86,7 +89,7 @@ def fire(
             change_from=change.from_stage,
             trigger=trigger,
             actor=actor,
-            now=now,
+            now=stamp() if stamp is not None else now,
             reason=request.reason,
             details=details,
         )

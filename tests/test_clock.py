@@ -225,3 +225,18 @@ def test_compilation_files_lost_after_the_commit_are_written_by_the_next_run(
     (folder / ".complete").unlink()  # cut short: the marker is written last
     assert has_work(settings=settings, now=now) and work.files_missing(engine=engine, settings=settings) == [c.id]
     assert work.write_compilations(engine=engine, ids=[c.id], settings=settings) == [str(folder)]  # once
+
+
+def test_a_real_time_tick_dates_each_change_when_it_commits(
+    session: Session, engine: Engine, database_url: str
+) -> None:
+    """The tick decides what is due at its start; the audit row of each change says when the
+    change was made (a 10,000-consultation tick runs for a minute). Time travel keeps `now`."""
+    consultation_in(session, Stage.OPEN, slug="late")
+    start = geneva(date(2017, 8, 20), 12)
+    committed = start + timedelta(seconds=42)
+    work.advance_all_due(engine=engine, now=start, settings=settings_for(database_url), stamp=lambda: committed)
+    session.expire_all()
+    stamped = session.exec(select(AuditEntry).where(AuditEntry.actor == "system")).all()
+    assert [e.trigger for e in stamped] == ["open_submissions", "close_submissions", "compile"][-len(stamped) :]
+    assert {e.at for e in stamped if e.trigger in {"close_submissions", "compile"}} == {committed}
