@@ -57,6 +57,14 @@ SECTIONS = {
         "keyset paging saves. Target: every page under 200 ms. The CSV export of all 100,000, streamed: its time "
         "and the peak memory Python allocated while writing it (flat: rows are read 1,000 at a time).",
     ),
+    "workers": (
+        "Due work on one and two Prefect workers",
+        "2,000 consultations due at once on PostgreSQL (each closed and compiled, its contact alerted); one tick "
+        "run claims them in chunks of 250, keeps the first and starts a run per further chunk (`consult deploy "
+        "--chunk`), which process workers take, one run at a time each; Prefect's server on PostgreSQL too. "
+        "Timed from the tick run's start until all are compiled, with 1 worker and then 2, each on a fresh copy "
+        "of the database. Target: 2 workers ≥ 1.6× the throughput of 1.",
+    ),
     "idle_cost": (
         "The clock while nothing is due",
         "One firing of `consult serve`'s embedded clock while idle (lease, due checks, heartbeat: the path that "

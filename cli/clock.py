@@ -131,6 +131,9 @@ def deploy(
         str | None, typer.Option(help="A git repository the workers clone for each run (default: this folder).")
     ] = None,
     branch: Annotated[str | None, typer.Option(help="The branch of --source.")] = None,
+    chunk: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Due consultations per chunk run (chunk runs go to any worker).")
+    ] = 200,
     database_secret: Annotated[
         str | None,
         typer.Option(help="Save CONSULT_DATABASE_URL as a Prefect Secret block of this name; runs read it, so "
@@ -147,7 +150,7 @@ def deploy(
     from flows.deploy import deploy as deploy_tick
 
     deployment = deploy_tick(pool=pool, interval=interval, scheduled=not triggered, source=source, branch=branch,
-                             database_secret=database_secret)  # fmt: skip
+                             database_secret=database_secret, chunk=chunk)  # fmt: skip
     how = "started by `consult serve` when work is due" if triggered else f"every {interval} s"
     typer.echo(f"deployed tick ({deployment}) to pool {pool!r}, {how}")
     typer.echo(f"start workers with: prefect worker start --pool {pool}")

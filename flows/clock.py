@@ -157,6 +157,9 @@ def start_background(
     """Start the mail catcher (when no SMTP server is configured), the temporary Prefect
     server (when PREFECT_API_URL is unset) and the clock; returns `stop`, which stops them
     all. Call it from the main thread (the Prefect server dies with the thread that forked it)."""
+    if clock and settings.tick_deployment and not os.environ.get("PREFECT_API_URL"):
+        raise ConsultError(f"CONSULT_TICK_DEPLOYMENT={settings.tick_deployment} needs PREFECT_API_URL: "
+                           "the Prefect server that deployment lives on")  # fmt: skip
     catcher = None
     if not settings.smtp_host:
         from notifications.catcher import MailCatcher
@@ -165,9 +168,6 @@ def start_background(
         settings = replace(settings, smtp_host="127.0.0.1", smtp_port=catcher.port)
         echo(f"no SMTP server configured: mail goes to a local catcher on 127.0.0.1:{catcher.port} "
              f"(kept in {(settings.data_dir / 'mail').resolve()})")  # fmt: skip
-    if clock and settings.tick_deployment and not os.environ.get("PREFECT_API_URL"):
-        raise ConsultError(f"CONSULT_TICK_DEPLOYMENT={settings.tick_deployment} needs PREFECT_API_URL: "
-                           "the Prefect server that deployment lives on")  # fmt: skip
     server = None
     if clock and not os.environ.get("PREFECT_API_URL"):
         server = TemporaryPrefectServer(data_dir=settings.data_dir, announce=echo).start()

@@ -13,6 +13,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRYPOINT = "flows/tick.py:tick_flow"
+CHUNK_ENTRYPOINT = "flows/tick.py:tick_chunk_flow"
+CHUNK_DEPLOYMENT = "tick-chunk/chunk"  # flow name / deployment name
 
 
 def ensure_pool(name: str) -> None:
@@ -38,7 +40,7 @@ ZOMBIE = "consult: crash silent tick runs"
 
 def deploy(
     *, pool: str, interval: int, name: str = "tick", scheduled: bool = True, source: str | None = None,
-    branch: str | None = None, database_secret: str | None = None,
+    branch: str | None = None, database_secret: str | None = None, chunk: int = 200,
 ) -> str:  # fmt: skip
     """Create or update the deployment; returns its id. One run at a time (concurrency 1:
     a second is cancelled, not queued behind the first), heartbeats on, and the automation
@@ -49,7 +51,10 @@ def deploy(
     `source`: a git repository the workers clone at each run (at `branch`), instead of this
     checkout's folder — the deploying machine may go away. `database_secret`: the database
     URL (this process's CONSULT_DATABASE_URL) saved as a Prefect Secret block of that name,
-    which runs read — workers need no CONSULT_DATABASE_URL of their own."""
+    which runs read — workers need no CONSULT_DATABASE_URL of their own.
+
+    The tick run claims the due work and starts one run of the chunk deployment per `chunk`
+    consultations, which any worker takes: more workers, more throughput."""
     import os
 
     from prefect import flow
@@ -70,6 +75,13 @@ def deploy(
         from prefect.runner.storage import GitRepository
 
         origin = GitRepository(url=source, branch=branch)
+    heartbeats = {"env": {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS)}}
+    chunks = flow.from_source(source=origin, entrypoint=CHUNK_ENTRYPOINT)  # type: ignore[arg-type]
+    chunks.deploy(  # type: ignore[union-attr]
+        name=CHUNK_DEPLOYMENT.split("/")[1], work_pool_name=pool, build=False, push=False, print_next_steps=False,
+        job_variables=heartbeats,
+    )  # fmt: skip
+    parameters["chunk_deployment"], parameters["chunk"] = CHUNK_DEPLOYMENT, chunk
     remote = flow.from_source(source=origin, entrypoint=ENTRYPOINT)  # type: ignore[arg-type]
     deployment_id = remote.deploy(  # type: ignore[union-attr]
         name=name, work_pool_name=pool, interval=interval if scheduled else None, build=False, push=False,
@@ -77,7 +89,7 @@ def deploy(
         parameters=parameters,
         concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW,
                                                  grace_period_seconds=60),
-        job_variables={"env": {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS)}},
+        job_variables=heartbeats,
     )  # fmt: skip
     ensure_zombie_automation()
     return str(deployment_id)

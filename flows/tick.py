@@ -21,6 +21,7 @@ from prefect.cache_policies import NO_CACHE
 from config import Settings
 from config.settings import parse_instant
 from flows import work
+from notifications import fanout
 from notifications.delivery import SmtpServer, deliver
 from store.db import make_engine
 
@@ -59,10 +60,55 @@ def advance_due_task(settings: Settings, now: datetime, real_time: bool = False)
     try:
         stamp = (lambda: datetime.now(UTC)) if real_time else None
         report = work.advance_all_due(engine=engine, now=now, settings=settings, stamp=stamp)
-        return {"due": report.due, "actions": report.actions, "skipped": report.skipped, "notices": report.notices,
-                "to_write": report.compiled, "stopped": report.stopped, "transitions": report.transitions,
-                "reminders": report.reminders,
-                "missing": work.files_missing(engine=engine, settings=settings)}  # fmt: skip
+        return _report(report, engine, settings)
+    finally:
+        engine.dispose()
+
+
+def _report(report: work.TickReport, engine, settings: Settings) -> dict:
+    return {"due": report.due, "actions": report.actions, "skipped": report.skipped, "notices": report.notices,
+            "to_write": report.compiled, "stopped": report.stopped, "transitions": report.transitions,
+            "reminders": report.reminders, "missing": work.files_missing(engine=engine, settings=settings)}  # fmt: skip
+
+
+@task(name="dispatch-chunks", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def dispatch_task(settings: Settings, now: datetime, travelling: bool, deployment: str, chunk: int,
+                  database_secret: str | None) -> dict:  # fmt: skip
+    """Claim the due consultations in chunks; keep the first for this run and start one run
+    of the chunk deployment per further chunk, for any worker to take (a handful due — the
+    usual day — costs no extra run; thousands spread over the workers). Then the notices
+    owed and the expiries, here."""
+    from prefect.deployments import run_deployment
+
+    engine = make_engine(settings.database_url)
+    try:
+        chunks = work.claim_chunks(engine=engine, now=now, chunk=chunk)
+        own, others = (chunks[0], chunks[1:]) if chunks else ([], [])
+        actions = []
+        for n, ids in enumerate(others, start=2):
+            parameters = {"ids": ids, "now": now.isoformat() if travelling else None,
+                          "database_secret": database_secret}  # fmt: skip
+            if not database_secret:
+                parameters["database_url"] = settings.database_url
+            run = run_deployment(name=deployment, parameters=parameters, timeout=0)
+            actions.append(f"chunk {n}: {len(ids)} consultation(s) → flow run {getattr(run, 'name', run)}")
+        stamp = None if travelling else (lambda: datetime.now(UTC))
+        report = work.advance_due(engine=engine, ids=own, now=now, settings=settings, stamp=stamp)
+        report.notices, expired = work.housekeeping(engine=engine, now=now, settings=settings)
+        report.due, report.actions = sum(map(len, chunks)), [*report.actions, *actions, *expired]
+        return {**_report(report, engine, settings), "dispatched": len(others)}
+    finally:
+        engine.dispose()
+
+
+@task(name="advance-chunk", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def advance_chunk_task(settings: Settings, ids: list[int], now: datetime, real_time: bool) -> dict:
+    engine = make_engine(settings.database_url)
+    try:
+        stamp = (lambda: datetime.now(UTC)) if real_time else None
+        report = work.advance_due(engine=engine, ids=ids, now=now, settings=settings, stamp=stamp)
+        report.notices = [str(f) for f in fanout.fan_out_pending(engine=engine, now=now, mail=settings.mail)]
+        return _report(report, engine, settings)
     finally:
         engine.dispose()
 
@@ -96,20 +142,23 @@ async def tick_flow(
     smtp_port: int | None = None,
     interval: int | None = None,
     database_secret: str | None = None,
+    chunk_deployment: str | None = None,
+    chunk: int = 200,
 ) -> dict:
     """One pass of the clock. `now` (ISO 8601) is for time travel; scheduled runs omit it.
     `smtp_host`/`smtp_port` override the environment's (the embedded clock's mail catcher).
     `interval`: the schedule's, in seconds (the deployment sets it): the run's heartbeat
     says how soon the next should complete. `database_secret`: the Prefect Secret block
-    holding the database URL (`consult deploy --database-secret`)."""
-    if database_secret and not database_url:  # the deployment's Secret block: workers need no database setting
-        from prefect.blocks.system import Secret
-
-        block: Secret = await Secret.aload(database_secret)
-        database_url = str(block.get())
-    settings = _settings(database_url, smtp_host, smtp_port)
+    holding the database URL (`consult deploy --database-secret`). `chunk_deployment`: the
+    due work goes, `chunk` consultations at a time, to runs of that deployment on any worker
+    (`consult deploy` sets it); without it this run does the work itself."""
+    settings = await _run_settings(database_url, database_secret, smtp_host, smtp_port)
     at = _now(now, settings)
-    result = advance_due_task(settings, at, real_time=now is None and settings.now is None)
+    real_time = now is None and settings.now is None
+    if chunk_deployment:
+        result = dispatch_task(settings, at, not real_time, chunk_deployment, chunk, database_secret)
+    else:
+        result = advance_due_task(settings, at, real_time=real_time)
     # The compilations: files written after the commit (re-running them is harmless), and
     # those an earlier run committed but never wrote (it died): the stage is the marker.
     if result["to_write"] or result["missing"]:
@@ -127,7 +176,34 @@ async def tick_flow(
     return result
 
 
-async def _say_what_was_done(result: dict, at: datetime) -> None:
+@flow(name="tick-chunk", log_prints=True)
+async def tick_chunk_flow(
+    ids: list[int], now: str | None = None, database_url: str | None = None, database_secret: str | None = None
+) -> dict:
+    """A chunk of due consultations claimed by the tick (`dispatch_task`): their transitions,
+    reminders and alerts, each in its own transaction as in a whole tick, then their
+    compilation files and the mail. Several run at once, on any worker."""
+    settings = await _run_settings(database_url, database_secret, None, None)
+    at = _now(now, settings)
+    result = advance_chunk_task(settings, ids, at, real_time=now is None and settings.now is None)
+    if result["to_write"]:
+        result["compilations"] = compilations_task(settings, result["to_write"])
+    result["mail"] = await deliver_task(settings, at)
+    await _say_what_was_done(result, at, kind="chunk")
+    return result
+
+
+async def _run_settings(database_url: str | None, database_secret: str | None, smtp_host: str | None,
+                        smtp_port: int | None) -> Settings:  # fmt: skip
+    if database_secret and not database_url:  # the deployment's Secret block: workers need no database setting
+        from prefect.blocks.system import Secret
+
+        block: Secret = await Secret.aload(database_secret)
+        database_url = str(block.get())
+    return _settings(database_url, smtp_host, smtp_port)
+
+
+async def _say_what_was_done(result: dict, at: datetime, kind: str = "tick") -> None:
     """The run says what it did: a log line per action, a Prefect event per transition
     (automations can react to "consultation closed"), a markdown artifact, and a name
     from its work ("tick 2026-11-23 10:00 — 3 closed, 120 mails") instead of a random one."""
@@ -145,10 +221,10 @@ async def _say_what_was_done(result: dict, at: datetime) -> None:
                    resource={"prefect.resource.id": f"consult.consultation.{t['slug']}",
                              "prefect.resource.name": t["slug"]})  # fmt: skip
     summary = run_summary(result)
-    await acreate_markdown_artifact(key="tick", description=summary, markdown=run_markdown(result, at))
+    await acreate_markdown_artifact(key=kind, description=summary, markdown=run_markdown(result, at))
     if flow_run.id:
         async with get_client() as client:
-            await client.update_flow_run(flow_run.id, name=f"tick {at:%Y-%m-%d %H:%M} — {summary}"[:100])
+            await client.update_flow_run(flow_run.id, name=f"{kind} {at:%Y-%m-%d %H:%M} — {summary}"[:100])
 
 
 def run_summary(result: dict) -> str:
@@ -159,6 +235,8 @@ def run_summary(result: dict) -> str:
     parts = [f"{n} {stage.replace('_', ' ')}" for stage, n in by_stage.items()]
     if result.get("reminders"):
         parts.append(f"{result['reminders']} reminders")
+    if result.get("dispatched"):
+        parts.append(f"{result['dispatched']} chunk runs started")
     if result.get("skipped"):
         parts.append(f"{len(result['skipped'])} skipped")
     return ", ".join(parts) or "nothing changed"

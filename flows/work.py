@@ -242,9 +242,31 @@ def advance_all_due(
         if report.stopped:
             total.stopped = report.stopped
             return total
-    total.notices = [str(f) for f in fanout.fan_out_pending(engine=engine, now=now, mail=settings.mail)]
-    total.actions += expire_unconfirmed(engine=engine, now=now, settings=settings)
+    total.notices, expired = housekeeping(engine=engine, now=now, settings=settings)
+    total.actions += expired
     return total
+
+
+CLAIM = timedelta(minutes=10)  # a chunk run's claim on its consultations, if it dies before recording them
+MAX_CHUNKS = 200  # per dispatching run: the next takes the rest
+
+
+def claim_chunks(*, engine: Engine, now: datetime, chunk: int) -> list[list[int]]:
+    """The due consultations, claimed in chunks of `chunk` for runs on any worker; each is
+    claimed once (SKIP LOCKED on PostgreSQL), so two dispatchers never hand out the same."""
+    chunks: list[list[int]] = []
+    with Session(engine) as s:
+        while len(chunks) < MAX_CHUNKS and (
+            ids := repo.claim_due(session=s, now=now, limit=chunk, until=now + CLAIM)
+        ):  # fmt: skip
+            chunks.append(ids)
+    return chunks
+
+
+def housekeeping(*, engine: Engine, now: datetime, settings: Settings) -> tuple[list[str], list[str]]:
+    """After the transitions: (the notices they owe, fanned out; unconfirmed responses expired)."""
+    notices = [str(f) for f in fanout.fan_out_pending(engine=engine, now=now, mail=settings.mail)]
+    return notices, expire_unconfirmed(engine=engine, now=now, settings=settings)
 
 
 def write_compilations(*, engine: Engine, ids: list[int], settings: Settings) -> list[str]:

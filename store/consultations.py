@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import bindparam, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -355,6 +355,7 @@ def record_clock_work(
         c.alerts_done = sorted({*c.alerts_done, *alerts})
     if c.clock_failures:  # it works again
         c.clock_failures, c.clock_error = 0, None
+    c.claimed_until = None  # done: a chunk run's claim ends with its work
     refresh_timer(c, policy=policy, now=now)
     try:
         claim_version(session=session, consultation=c, expected=expected)
@@ -379,7 +380,7 @@ def record_clock_failure(*, session: Session, consultation_id: int, error: str, 
     retry = now + timedelta(minutes=min(2 ** (failures - 1), 360))
     session.execute(
         update(Consultation).where(col(Consultation.id) == consultation_id)
-        .values(clock_failures=failures, clock_error=error[:2000], next_due_at=retry)
+        .values(clock_failures=failures, clock_error=error[:2000], next_due_at=retry, claimed_until=None)
         .execution_options(synchronize_session=False)
     )  # fmt: skip
     return failures
@@ -403,11 +404,32 @@ def claim_version(*, session: Session, consultation: Consultation, expected: int
 
 
 def due_ids(*, session: Session, now: datetime, limit: int = 500) -> list[int]:
-    """Consultations with timed work at `now`: one indexed range query."""
-    query = (
+    """Consultations with timed work at `now`, not claimed by a chunk run: one indexed range query."""
+    return [i for i in session.exec(_due(now).limit(limit)) if i is not None]
+
+
+def _due(now: datetime):
+    unclaimed = or_(col(Consultation.claimed_until).is_(None), col(Consultation.claimed_until) <= now)
+    return (
         select(Consultation.id)
-        .where(col(Consultation.next_due_at).is_not(None), col(Consultation.next_due_at) <= now)
+        .where(col(Consultation.next_due_at).is_not(None), col(Consultation.next_due_at) <= now, unclaimed)
         .order_by(col(Consultation.next_due_at))
-        .limit(limit)
     )
-    return [i for i in session.exec(query) if i is not None]
+
+
+def claim_due(*, session: Session, now: datetime, limit: int, until: datetime) -> list[int]:
+    """Claim up to `limit` due consultations until `until` for one chunk run; commits. On
+    PostgreSQL the rows are locked with SKIP LOCKED, so two claimers never take the same one;
+    SQLite's single writer does the same. A claim ends when its work is recorded
+    (record_clock_work), or runs out if the run died."""
+    query = _due(now).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = [i for i in session.exec(query) if i is not None]
+    if ids:
+        session.execute(
+            update(Consultation).where(col(Consultation.id).in_(ids)).values(claimed_until=until)
+            .execution_options(synchronize_session=False)
+        )  # fmt: skip
+    session.commit()
+    return ids

@@ -40,6 +40,7 @@ class Consultation(SQLModel, table=True):
     last_reminder_days: int | None = None
     alerts_done: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     next_due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, index=True))
+    claimed_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))  # a chunk run works on it
     clock_failures: int = 0  # the clock's work on it failed this many times in a row (flows/work.py)
     clock_error: str | None = Field(default=None, sa_column=Column(Text))  # the last failure, for staff
     # Discarded before its letter (a test, a mistake): off every public page, its slug free

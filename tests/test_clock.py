@@ -240,3 +240,28 @@ def test_a_real_time_tick_dates_each_change_when_it_commits(
     stamped = session.exec(select(AuditEntry).where(AuditEntry.actor == "system")).all()
     assert [e.trigger for e in stamped] == ["open_submissions", "close_submissions", "compile"][-len(stamped) :]
     assert {e.at for e in stamped if e.trigger in {"close_submissions", "compile"}} == {committed}
+
+
+def test_due_work_is_claimed_in_disjoint_chunks_until_done_or_expired(
+    session: Session, engine: Engine, database_url: str
+) -> None:
+    """The tick hands due work out in chunks: a consultation is in one chunk only, left out
+    of the due work while claimed, free again once its work is recorded — or once the claim
+    runs out, if the run that took it died."""
+    from tests.test_flows import open_consultations
+
+    open_consultations(session, 5)
+    now = geneva(date(2017, 8, 20), 12)
+    chunks = work.claim_chunks(engine=engine, now=now, chunk=2)
+    assert [len(c) for c in chunks] == [2, 2, 1] and len({i for c in chunks for i in c}) == 5
+    assert (
+        work.due_consultations(engine=engine, now=now) == []
+        and work.claim_chunks(engine=engine, now=now, chunk=2) == []
+    )
+    report = work.advance_due(engine=engine, ids=chunks[0], now=now, settings=settings_for(database_url))
+    assert len(report.transitions) == 4  # two closed, two compiled
+    session.expire_all()
+    done = [repo.get(session=session, ref=i) for i in chunks[0]]
+    assert all(c.claimed_until is None for c in done)
+    later = now + work.CLAIM + timedelta(seconds=1)  # the runs holding the other chunks died
+    assert sorted(work.due_consultations(engine=engine, now=later)) == sorted(chunks[1] + chunks[2])

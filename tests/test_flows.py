@@ -54,13 +54,14 @@ def test_tick_flow_under_prefect_harness(prefect_harness, session: Session, data
     from flows.tick import tick_flow
 
     open_consultations(session, 3)
+    since = datetime.now(UTC)  # the harness is shared by both backends: this run's events only
     result = asyncio.run(tick_flow(now="2017-08-20T12:00:00+00:00", database_url=database_url))
     assert result["due"] == 3 and len(result["actions"]) == 9 and result["skipped"] == []  # close, draft, alert
     assert "no SMTP server configured" in result["mail"]
     assert len(result["compilations"]) == 3 and all(Path(f, "compilation.csv").exists() for f in result["compilations"])
     session.expire_all()
     assert Counter(c.stage for c in repo.list_consultations(session=session)) == {"compiled": 3}
-    named, artifact, events = asyncio.run(_what_the_run_said())
+    named, artifact, events = asyncio.run(_what_the_run_said(since))
     assert named == "tick 2017-08-20 12:00 — 3 closed, 3 compiled", named
     assert "| c-0 | closed → compiled | compile |" in artifact and "3 closed, 3 compiled" in artifact
     assert sorted(e for e in events if e.startswith("consult.")) == ["consult.consultation.closed"] * 3 + [
@@ -69,7 +70,7 @@ def test_tick_flow_under_prefect_harness(prefect_harness, session: Session, data
     assert again["actions"] == []  # idempotent
 
 
-async def _what_the_run_said() -> tuple[str, str, list[str]]:
+async def _what_the_run_said(since: datetime) -> tuple[str, str, list[str]]:
     """The newest tick run's name, its artifact, and the events Prefect received."""
     from prefect import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
@@ -81,7 +82,8 @@ async def _what_the_run_said() -> tuple[str, str, list[str]]:
                                                   limit=1)  # fmt: skip
         events: list[str] = []
         for _ in range(50):  # events are written by the server's persister, a moment later
-            answer = await client._client.post("/events/filter", json={"limit": 50})
+            window = {"occurred": {"since": since.isoformat(), "until": datetime.now(UTC).isoformat()}}
+            answer = await client._client.post("/events/filter", json={"filter": window, "limit": 50})
             events = [e["event"] for e in answer.json().get("events", [])]
             if sum(e.startswith("consult.") for e in events) >= 6:
                 break
@@ -148,9 +150,10 @@ def test_the_embedded_clock_hands_due_work_to_a_triggered_deployment(
     from flows.clock import Clock
     from flows.deploy import deploy
 
-    deploy(pool="consult-test", interval=2, name="triggered", scheduled=False)
+    name = f"triggered-{database_url.split(':')[0].split('+')[0]}"  # the harness is shared by both backends
+    deploy(pool="consult-test", interval=2, name=name, scheduled=False)
     settings = replace(Settings(database_url=database_url, data_dir=tmp_path, policy=POLICY),
-                       tick_deployment="tick/triggered", now=datetime(2017, 8, 20, 12, tzinfo=UTC))  # fmt: skip
+                       tick_deployment=f"tick/{name}", now=datetime(2017, 8, 20, 12, tzinfo=UTC))  # fmt: skip
     said: list[str] = []
     clock = Clock(settings=settings, interval=2, server=None, announce=said.append)
     try:
@@ -158,12 +161,13 @@ def test_the_embedded_clock_hands_due_work_to_a_triggered_deployment(
         assert all(clock.fire() == "nothing due" for _ in range(10))
         idle = (timing.process_time() - started) / 10
         assert idle < 0.5, idle  # a firing while idle: a few queries, never a process
-        assert asyncio.run(_runs_of("triggered")) == []
+        assert asyncio.run(_runs_of(name)) == []
         open_consultations(session, 2)
         answer = clock.fire()
         assert answer.startswith("dispatched "), (answer, said)
-        (run,) = asyncio.run(_runs_of("triggered"))
-        assert run.parameters == {"interval": 2} and answer == f"dispatched {run.name}"
+        (run,) = asyncio.run(_runs_of(name))
+        assert run.parameters["interval"] == 2 and run.parameters["chunk_deployment"] == "tick-chunk/chunk"
+        assert answer == f"dispatched {run.name}"
     finally:
         clock.release()
     beat = session.execute(text("SELECT by FROM clock_beat")).scalar_one()

@@ -73,6 +73,8 @@ def test_two_prefect_workers_on_postgresql(session: Session, database_url: str, 
                 "3",
                 "--database-secret",
                 "consult-db",
+                "--chunk",
+                "10",
                 *source,
             ]
             deployed = subprocess.run(deploy_args, env=consult, capture_output=True, text=True, timeout=120)
@@ -80,7 +82,8 @@ def test_two_prefect_workers_on_postgresql(session: Session, database_url: str, 
             import httpx
 
             deployment = httpx.get(f"{api}/deployments/name/tick/tick", timeout=10).json()
-            assert deployment["parameters"] == {"interval": 3, "database_secret": "consult-db"}
+            assert deployment["parameters"] == {"interval": 3, "database_secret": "consult-db",
+                                                "chunk_deployment": "tick-chunk/chunk", "chunk": 10}  # fmt: skip
             if source:
                 assert deployment["pull_steps"][0]["prefect.deployments.steps.git_clone"]["repository"] == source[1]
             assert deployment["global_concurrency_limit"]["limit"] == 1  # one run at a time
@@ -105,6 +108,11 @@ def test_two_prefect_workers_on_postgresql(session: Session, database_url: str, 
             wait_for_count(session, "SELECT count(*) FROM outbox_message WHERE status = 'sent'", at_least=30,
                            seconds=240, every=1)  # fmt: skip
             time.sleep(8)  # a few more scheduled runs: nothing may happen twice
+            # The 30 due: a chunk of 10 for the tick run itself, two more chunk runs for the workers.
+            runs = httpx.post(f"{api}/flow_runs/filter", json={"flows": {"name": {"any_": ["tick-chunk"]}}},
+                              timeout=10).json()  # fmt: skip
+            done = [r for r in runs if r["state_type"] == "COMPLETED"]
+            assert len(done) == 2 and all(r["name"].startswith("chunk ") for r in done), [r["name"] for r in runs]
         finally:
             stop(list(reversed(procs)))
     rows = session.execute(

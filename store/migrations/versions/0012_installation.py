@@ -2,7 +2,8 @@
 that queue the same notice to the same address (consultation 1, the invitation) gave the
 same Message-ID, and a receiver that drops duplicates dropped one of them. And the clock's
 heartbeat: when a tick last completed, and how often one should, so that staff see when
-the clock has stopped, whoever runs it (the embedded clock or Prefect workers).
+the clock has stopped, whoever runs it (the embedded clock or Prefect workers). And a claim
+on due consultations, so that chunks of due work run on several workers at once.
 
 Revision ID: 0012
 Revises: 0011
@@ -29,6 +30,9 @@ def upgrade() -> None:
         sa.Column("key", sa.String(32), nullable=False),
     )
     op.bulk_insert(table, [{"id": 1, "key": secrets.token_hex(16)}])
+    with op.batch_alter_table("consultation") as batch:
+        # Claimed by a tick's chunk run until then: another run leaves it alone meanwhile.
+        batch.add_column(sa.Column("claimed_until", UTCDateTime(), nullable=True))
     op.create_table(
         "clock_beat",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -40,4 +44,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("clock_beat")
+    with op.batch_alter_table("consultation") as batch:
+        batch.drop_column("claimed_until")
     op.drop_table("installation")
