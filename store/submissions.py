@@ -276,16 +276,44 @@ def import_many(
                     data.email, data.language, data.summary, _ANSWERS.dump_json(data.answers).decode(), "import",
                     published, digest, received_at, name, path, data.publication, received_at, confirmer))  # fmt: skip
     written = _write_files(attachments, to_write)
-    try:
-        insert_rows(connection=session.connection(), table=table, columns=_IMPORT_COLUMNS, rows=new)
-    except IntegrityError:  # a response from one of these addresses arrived through the web meanwhile
-        session.rollback()
-        for stale in written:
-            stale.unlink(missing_ok=True)
-        raise AlreadyResponded(
-            "a response from one of these addresses arrived during the import; nothing was imported, run it again"
-        ) from None
+    for attempt in range(1, REFERENCE_TRIES + 1):
+        try:
+            with session.begin_nested():  # a failed insert leaves the caller's transaction as it was
+                insert_rows(connection=session.connection(), table=table, columns=_IMPORT_COLUMNS, rows=new)
+            break
+        except IntegrityError:
+            cause = _collision(session=session, consultation_id=consultation_id, rows=new)
+            if cause == "reference" and attempt < REFERENCE_TRIES:
+                # References are 40 random bits: at a million rows two of them meet about one
+                # import in three (the birthday bound). Draw the file's references again.
+                fresh = iter(_references(len(new)))
+                new = [(row[0], next(fresh), *row[2:]) for row in new]
+                continue
+            session.rollback()
+            for stale in written:
+                stale.unlink(missing_ok=True)
+            if cause == "email":
+                raise AlreadyResponded("a response from one of these addresses arrived through the web during the "
+                                       "import; nothing was imported, run it again") from None  # fmt: skip
+            raise ConsultError(f"the import's response references collided {REFERENCE_TRIES} times; nothing was "
+                               "imported, run it again") from None  # fmt: skip
     return len(new), same
+
+
+REFERENCE_TRIES = 3
+
+
+def _collision(*, session: Session, consultation_id: int | None, rows: list[tuple]) -> str:
+    """What an import's unique-key failure collided on: an address that answered through the
+    web meanwhile ("email"), or a response reference drawn twice ("reference")."""
+    emails = [row[6] for row in rows]
+    for start in range(0, len(emails), 1000):
+        taken = session.exec(select(Submission.id).where(
+            Submission.consultation_id == consultation_id, col(Submission.email).in_(emails[start:start + 1000])
+        ).limit(1)).first()  # fmt: skip
+        if taken is not None:
+            return "email"
+    return "reference"
 
 
 def _check_received(n: int, when: datetime, *, consultation: Consultation, now: datetime) -> None:

@@ -147,3 +147,56 @@ def test_import_refuses_bad_files_and_late_or_naive_times(session: Session, tmp_
     session.rollback()
     assert session.exec(select(Submission)).all() == []
     assert not (tmp_path / "attachments").exists() or not any((tmp_path / "attachments").iterdir())
+
+
+def test_references_drawn_twice_are_drawn_again_and_a_web_race_is_named(
+    session: Session, tmp_path: Path, monkeypatch
+) -> None:
+    """References are 40 random bits: at a million rows two meet about one import in three
+    (the birthday bound), and that failure was reported as "an address arrived during the
+    import". A reference collision now draws the file's references again; an address taken
+    meanwhile is named as such. Collisions are forced here: at test scale they never occur."""
+    from store import submissions
+
+    c = consultation_in(session, Stage.OPEN, slug="imp-refs")
+    real = submissions._references
+    draws: list[int] = []
+
+    def colliding(count: int) -> list[str]:
+        draws.append(count)
+        return ["R-0000000000"] * count if len(draws) == 1 else real(count)
+
+    monkeypatch.setattr(submissions, "_references", colliding)
+    path = _jsonl(tmp_path, [_record(i) for i in range(3)])
+    assert import_file(session=session, consultation=c, path=path, now=NOW) == (3, 0)
+    session.commit()
+    rows = session.exec(select(Submission).where(Submission.consultation_id == c.id)).all()
+    assert (
+        len(draws) == 2 and len({r.reference for r in rows}) == 3 and "R-0000000000" not in {r.reference for r in rows}
+    )
+
+    monkeypatch.setattr(submissions, "_references", lambda count: ["R-0000000000"] * count)
+    always = _jsonl(tmp_path, [_record(i) for i in range(10, 12)], name="again.jsonl")
+    with pytest.raises(ConsultError, match="references collided 3 times; nothing was imported"):
+        import_file(session=session, consultation=c, path=always, now=NOW)
+    session.rollback()
+    assert session.exec(select(Submission).where(Submission.consultation_id == c.id)).all().__len__() == 3
+
+
+def test_an_address_that_answers_through_the_web_during_an_import_is_named(
+    session: Session, tmp_path: Path, monkeypatch
+) -> None:
+    from store import submissions
+    from store.models import SubmissionCreate
+
+    c = consultation_in(session, Stage.OPEN, slug="imp-race")
+
+    def web_meanwhile(folder, files):  # between the duplicate check and the insert
+        data = SubmissionCreate.model_validate({**_record(20), "answers": [{"question": 1, "text": "via web"}]})
+        submissions.submit(session=session, consultation=c, data=data, now=NOW, channel="web")
+        return []
+
+    monkeypatch.setattr(submissions, "_write_files", web_meanwhile)
+    path = _jsonl(tmp_path, [_record(i) for i in range(19, 22)])
+    with pytest.raises(AlreadyResponded, match="arrived through the web during the import; nothing was imported"):
+        import_file(session=session, consultation=c, path=path, now=NOW)
