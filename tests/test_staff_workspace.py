@@ -196,9 +196,10 @@ def test_staff_pages_moderate_export_and_counts(client: TestClient, session: Ses
     sheet = load_workbook(io.BytesIO(xlsx.content), read_only=True).active
     rows = list(sheet.iter_rows(values_only=True))  # type: ignore[union-attr]
     assert rows[0][0] == "reference" and len(rows) == 2 and rows[1][3] == "هيئة تنظيم الاتصالات"
-    assert "1 responded" not in page.text  # counts: by category and by country
-    counts = client.get("/staff/consultations/ott-2017/responses").text
-    assert re.search(r"<td>EG</td><td>\d+</td><td>1</td>", counts)
+    counts = client.get("/staff/consultations/ott-2017/responses").text  # invited vs responded
+    # Both responses count (the withheld one too); none was invited: the factory's letter went to nobody.
+    assert "data-totals>2 responded of 0 invited" in counts
+    assert re.search(r"<td>EG</td><td>\d+</td><td>1</td>", counts)  # by country
 
 
 def test_registry_import_takes_what_excel_writes(session: Session, tmp_path: Path) -> None:
@@ -279,7 +280,11 @@ def test_public_home_board_and_edit_page(client: TestClient, session: Session) -
     stale = client.post("/staff/consultations/typo-2017/edit", data={"csrf": csrf, "version": version,
                                                                      "meeting_place": "Bern"})  # fmt: skip
     assert stale.status_code == 409 and "changed by someone else" in stale.text
-    assert decided.id is not None
+    session.expire_all()
+    kept = repo.get(session=session, ref=decided.id)
+    assert (
+        kept.meeting_place == "Geneva, Switzerland" and kept.version == int(version) + 1
+    )  # the stale form changed nothing
 
 
 def test_overdue_means_past_the_instant(session: Session) -> None:
