@@ -9,6 +9,7 @@ PREFECT_API_URL, else against the process's temporary server (flows/prefect_serv
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from datetime import datetime
 
@@ -41,6 +42,7 @@ def run_tick(
     and stamps each change's audit row when it commits."""
     if not has_work(settings=settings, now=now):
         return None
+    events = bool(os.environ.get("PREFECT_API_URL"))  # the operator's server, not our temporary one
     with prefect_api(data_dir=settings.data_dir, server=server, announce=announce):
         from flows.tick import tick_flow
 
@@ -48,6 +50,7 @@ def run_tick(
             tick_flow(
                 now=None if real_time else now.isoformat(), database_url=settings.database_url,
                 smtp_host=settings.smtp_host, smtp_port=settings.smtp_port,
+                events=events,
             )
         )  # fmt: skip
 

@@ -144,6 +144,7 @@ async def tick_flow(
     database_secret: str | None = None,
     chunk_deployment: str | None = None,
     chunk: int = 200,
+    events: bool = True,
 ) -> dict:
     """One pass of the clock. `now` (ISO 8601) is for time travel; scheduled runs omit it.
     `smtp_host`/`smtp_port` override the environment's (the embedded clock's mail catcher).
@@ -151,7 +152,10 @@ async def tick_flow(
     says how soon the next should complete. `database_secret`: the Prefect Secret block
     holding the database URL (`consult deploy --database-secret`). `chunk_deployment`: the
     due work goes, `chunk` consultations at a time, to runs of that deployment on any worker
-    (`consult deploy` sets it); without it this run does the work itself."""
+    (`consult deploy` sets it); without it this run does the work itself. `events`: one
+    Prefect event per transition, for automations on the operator's server; off on the
+    temporary server of `consult tick` and `serve` (nobody can subscribe to it, and a
+    thousand transitions kept a run waiting minutes for its events to drain)."""
     settings = await _run_settings(database_url, database_secret, smtp_host, smtp_port)
     at = _now(now, settings)
     real_time = now is None and settings.now is None
@@ -164,7 +168,7 @@ async def tick_flow(
     if result["to_write"] or result["missing"]:
         result["compilations"] = compilations_task(settings, result["to_write"])
     result["mail"] = await deliver_task(settings, at)
-    await _say_what_was_done(result, at)
+    await _say_what_was_done(result, at, events=events)
     if interval:
         from prefect.runtime import flow_run
 
@@ -203,7 +207,7 @@ async def _run_settings(database_url: str | None, database_secret: str | None, s
     return _settings(database_url, smtp_host, smtp_port)
 
 
-async def _say_what_was_done(result: dict, at: datetime, kind: str = "tick") -> None:
+async def _say_what_was_done(result: dict, at: datetime, kind: str = "tick", events: bool = True) -> None:
     """The run says what it did: a log line per action, a Prefect event per transition
     (automations can react to "consultation closed"), a markdown artifact, and a name
     from its work ("tick 2026-11-23 10:00 — 3 closed, 120 mails") instead of a random one."""
@@ -216,7 +220,7 @@ async def _say_what_was_done(result: dict, at: datetime, kind: str = "tick") -> 
     for line in [*result["actions"], *result["notices"], *result["skipped"]]:
         logger.info(line)
     logger.info("mail: %s", result["mail"])
-    for t in result["transitions"]:
+    for t in result["transitions"] if events else []:
         emit_event(event=f"consult.consultation.{t['to']}", payload=t,
                    resource={"prefect.resource.id": f"consult.consultation.{t['slug']}",
                              "prefect.resource.name": t["slug"]})  # fmt: skip
