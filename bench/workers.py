@@ -21,6 +21,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from states import Stage
+
 DUE = 2000
 CHUNK = 250
 BIN = Path(sys.executable).parent
@@ -107,7 +109,9 @@ def _one(cluster, template: str, workers: int, folder: Path) -> float:
                        capture_output=True)  # fmt: skip
         while True:
             with engine.connect() as conn:
-                done = conn.execute(text("SELECT count(*) FROM consultation WHERE stage = 'compiled'")).scalar_one()
+                done = conn.execute(
+                    text("SELECT count(*) FROM consultation WHERE stage = :stage"), {"stage": Stage.COMPILED.value}
+                ).scalar_one()
             if done >= DUE:
                 break
             if time.perf_counter() - start > 900:

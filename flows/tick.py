@@ -58,11 +58,16 @@ def advance_due_task(settings: Settings, now: datetime, real_time: bool = False)
     change commits (a long tick's last change is not dated at its start)."""
     engine = make_engine(settings.database_url)
     try:
-        stamp = (lambda: datetime.now(UTC)) if real_time else None
-        report = work.advance_all_due(engine=engine, now=now, settings=settings, stamp=stamp)
+        report = work.advance_all_due(engine=engine, now=now, settings=settings, stamp=_stamp(real_time))
         return _report(report, engine, settings)
     finally:
         engine.dispose()
+
+
+def _stamp(real_time: bool) -> work.Stamp | None:
+    """The clock audit rows read when written: the wall clock for a real-time run (when the
+    change was made); none when travelling in time (the run's `now` stands)."""
+    return (lambda: datetime.now(UTC)) if real_time else None
 
 
 def _report(report: work.TickReport, engine, settings: Settings) -> dict:
@@ -92,8 +97,7 @@ def dispatch_task(settings: Settings, now: datetime, travelling: bool, deploymen
                 parameters["database_url"] = settings.database_url
             run = run_deployment(name=deployment, parameters=parameters, timeout=0)
             actions.append(f"chunk {n}: {len(ids)} consultation(s) → flow run {getattr(run, 'name', run)}")
-        stamp = None if travelling else (lambda: datetime.now(UTC))
-        report = work.advance_due(engine=engine, ids=own, now=now, settings=settings, stamp=stamp)
+        report = work.advance_due(engine=engine, ids=own, now=now, settings=settings, stamp=_stamp(not travelling))
         report.notices, expired = work.housekeeping(engine=engine, now=now, settings=settings)
         report.due, report.actions = sum(map(len, chunks)), [*report.actions, *actions, *expired]
         return {**_report(report, engine, settings), "dispatched": len(others)}
@@ -105,8 +109,7 @@ def dispatch_task(settings: Settings, now: datetime, travelling: bool, deploymen
 def advance_chunk_task(settings: Settings, ids: list[int], now: datetime, real_time: bool) -> dict:
     engine = make_engine(settings.database_url)
     try:
-        stamp = (lambda: datetime.now(UTC)) if real_time else None
-        report = work.advance_due(engine=engine, ids=ids, now=now, settings=settings, stamp=stamp)
+        report = work.advance_due(engine=engine, ids=ids, now=now, settings=settings, stamp=_stamp(real_time))
         report.notices = [str(f) for f in fanout.fan_out_pending(engine=engine, now=now, mail=settings.mail)]
         return _report(report, engine, settings)
     finally:

@@ -263,7 +263,18 @@ def invite_latecomers(*, session: Session, now: datetime, mail: MailSettings) ->
     return queued
 
 
-LIVE = ("decided", "letter_issued", "open", "closed", "compiled", "published", "meeting_held")
+LIVE = tuple(
+    s.value
+    for s in (
+        Stage.DECIDED,
+        Stage.LETTER_ISSUED,
+        Stage.OPEN,
+        Stage.CLOSED,
+        Stage.COMPILED,
+        Stage.PUBLISHED,
+        Stage.MEETING_HELD,
+    )
+)  # the clock still owes them something
 
 
 def queue_clock_stopped(*, session: Session, since: datetime, interval: int, by: str, now: datetime,

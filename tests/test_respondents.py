@@ -116,6 +116,7 @@ def test_amended_through_the_link_the_compilation_holds_the_last_version(client:
     staff = _staff(client)
     page = staff.get(f"/staff/consultations/ott-2017/responses/{row.reference}")
     assert "amend response" in page.text and "ملخص أول" in page.text
+    assert page.text.split("</title>")[0].endswith(f"{row.reference} — ott-2017")  # the versions are in the body
 
 
 def test_anonymous_hides_name_and_organisation_everywhere_public(client: TestClient, session: Session) -> None:  # noqa: F811
