@@ -83,6 +83,9 @@ class Settings:
     # "flow/deployment" (e.g. tick/tick): the embedded clock only looks (cheaply) and, when
     # work is due, starts a run of this deployment for the Prefect workers; None: it ticks itself.
     tick_deployment: str | None = None
+    # How long a chunk run's claim on its due consultations lasts without renewal (it renews
+    # while it works): after a worker dies, its unfinished chunk is free again this soon.
+    claim_seconds: int = 120
     policy: Policy = field(default_factory=Policy)
     mail: MailSettings = field(default_factory=lambda: MailSettings())
     organisation: Organisation = field(default_factory=lambda: load_organisation())
@@ -134,6 +137,7 @@ class Settings:
             data_dir=Path(env.get("CONSULT_DATA_DIR", "data")),
             trusted_proxies=env.get("CONSULT_TRUSTED_PROXIES", "").strip(),
             tick_deployment=env.get("CONSULT_TICK_DEPLOYMENT") or None,
+            claim_seconds=_int(env, "CONSULT_CLAIM_SECONDS", 120, low=10),
             policy=policy,
             mail=MailSettings.from_env(env),
             organisation=load_organisation(Path(org) if (org := env.get("CONSULT_ORGANISATION_FILE")) else None),

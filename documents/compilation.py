@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import secrets
 import zipfile
 from collections.abc import Iterator
 from datetime import datetime
@@ -171,7 +172,7 @@ def write_files(conn: Connection, c: Consultation, *, data_dir: Path, base_url: 
         targets.append((f"compilation.{lang}.html", lambda f, lang=lang: write_html(conn, c, f, lang=lang,
                                                                                      base_url=base_url)))  # fmt: skip
     for name, write in targets:
-        partial = folder / f".{name}.partial"
+        partial = folder / f".{name}.{secrets.token_hex(4)}.partial"  # two writers at once never share one
         with partial.open("w", encoding="utf-8", newline="") as f:
             write(f)
         partial.replace(folder / name)

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ENTRYPOINT = "flows/tick.py:tick_flow"
 CHUNK_ENTRYPOINT = "flows/tick.py:tick_chunk_flow"
 CHUNK_DEPLOYMENT = "tick-chunk/chunk"  # flow name / deployment name
+COMPILE_ENTRYPOINT, DELIVER_ENTRYPOINT = "flows/tick.py:compile_flow", "flows/tick.py:deliver_flow"
 
 
 def ensure_pool(name: str) -> None:
@@ -54,7 +55,10 @@ def deploy(
     which runs read — workers need no CONSULT_DATABASE_URL of their own.
 
     The tick run claims the due work and starts one run of the chunk deployment per `chunk`
-    consultations, which any worker takes: more workers, more throughput."""
+    consultations, which any worker takes: more workers, more throughput. Compilation files
+    and mail are deployments of their own ("compile/compile", "deliver/deliver"), started by
+    the events the tick and chunk runs emit, one run of each at a time: a big compilation
+    never holds up a reminder."""
     import os
 
     from prefect import flow
@@ -81,7 +85,8 @@ def deploy(
         name=CHUNK_DEPLOYMENT.split("/")[1], work_pool_name=pool, build=False, push=False, print_next_steps=False,
         job_variables=heartbeats,
     )  # fmt: skip
-    parameters["chunk_deployment"], parameters["chunk"] = CHUNK_DEPLOYMENT, chunk
+    parameters["chunk_deployment"], parameters["chunk"], parameters["hand_off"] = CHUNK_DEPLOYMENT, chunk, True
+    _deploy_hand_offs(origin=origin, pool=pool, database_secret=database_secret, job_variables=heartbeats)
     remote = flow.from_source(source=origin, entrypoint=ENTRYPOINT)  # type: ignore[arg-type]
     deployment_id = remote.deploy(  # type: ignore[union-attr]
         name=name, work_pool_name=pool, interval=interval if scheduled else None, build=False, push=False,
@@ -93,6 +98,33 @@ def deploy(
     )  # fmt: skip
     ensure_zombie_automation()
     return str(deployment_id)
+
+
+def _deploy_hand_offs(*, origin: object, pool: str, database_secret: str | None, job_variables: dict) -> None:
+    """The compile and deliver deployments, each run by an event of the tick's (flows/tick.py
+    COMPILATION_DUE, MAIL_DUE). Compile runs take the consultations the event names, several
+    at once on as many workers; deliver runs one at a time, a second cancelled: the running
+    one, or the next tick's event, sends what it would have (it reads the outbox)."""
+    from prefect import flow
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+    from prefect.events import DeploymentEventTrigger
+
+    from flows.tick import COMPILATION_DUE, MAIL_DUE
+
+    parameters = {"database_secret": database_secret} if database_secret else {}
+    one_at_a_time = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW,
+                                           grace_period_seconds=60)  # fmt: skip
+    for entrypoint, name, event, from_event, limit in (
+        (COMPILE_ENTRYPOINT, "compile", COMPILATION_DUE, {"ids": "{{ event.payload.ids }}"}, None),
+        (DELIVER_ENTRYPOINT, "deliver", MAIL_DUE, {}, one_at_a_time),
+    ):
+        remote = flow.from_source(source=origin, entrypoint=entrypoint)  # type: ignore[arg-type]
+        trigger = DeploymentEventTrigger(name=f"consult: {event}", expect={event}, parameters=from_event,
+                                         match={"prefect.resource.id": "consult.clock"})  # fmt: skip
+        remote.deploy(  # type: ignore[union-attr]
+            name=name, work_pool_name=pool, build=False, push=False, print_next_steps=False, parameters=parameters,
+            triggers=[trigger], job_variables=job_variables, concurrency_limit=limit,
+        )  # fmt: skip
 
 
 def ensure_zombie_automation() -> str:

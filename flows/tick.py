@@ -78,7 +78,7 @@ def _report(report: work.TickReport, engine, settings: Settings) -> dict:
 
 @task(name="dispatch-chunks", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
 def dispatch_task(settings: Settings, now: datetime, travelling: bool, deployment: str, chunk: int,
-                  database_secret: str | None) -> dict:  # fmt: skip
+                  database_secret: str | None, hand_off: bool = False) -> dict:  # fmt: skip
     """Claim the due consultations in chunks; keep the first for this run and start one run
     of the chunk deployment per further chunk, for any worker to take (a handful due — the
     usual day — costs no extra run; thousands spread over the workers). Then the notices
@@ -87,17 +87,18 @@ def dispatch_task(settings: Settings, now: datetime, travelling: bool, deploymen
 
     engine = make_engine(settings.database_url)
     try:
-        chunks = work.claim_chunks(engine=engine, now=now, chunk=chunk)
+        chunks = work.claim_chunks(engine=engine, now=now, chunk=chunk, settings=settings)
         own, others = (chunks[0], chunks[1:]) if chunks else ([], [])
         actions = []
         for n, ids in enumerate(others, start=2):
             parameters = {"ids": ids, "now": now.isoformat() if travelling else None,
-                          "database_secret": database_secret}  # fmt: skip
+                          "database_secret": database_secret, "hand_off": hand_off}  # fmt: skip
             if not database_secret:
                 parameters["database_url"] = settings.database_url
             run = run_deployment(name=deployment, parameters=parameters, timeout=0)
             actions.append(f"chunk {n}: {len(ids)} consultation(s) → flow run {getattr(run, 'name', run)}")
-        report = work.advance_due(engine=engine, ids=own, now=now, settings=settings, stamp=_stamp(not travelling))
+        report = work.advance_due(engine=engine, ids=own, now=now, settings=settings, stamp=_stamp(not travelling),
+                                  claimed=True)  # fmt: skip
         report.notices, expired = work.housekeeping(engine=engine, now=now, settings=settings)
         report.due, report.actions = sum(map(len, chunks)), [*report.actions, *actions, *expired]
         return {**_report(report, engine, settings), "dispatched": len(others)}
@@ -109,7 +110,8 @@ def dispatch_task(settings: Settings, now: datetime, travelling: bool, deploymen
 def advance_chunk_task(settings: Settings, ids: list[int], now: datetime, real_time: bool) -> dict:
     engine = make_engine(settings.database_url)
     try:
-        report = work.advance_due(engine=engine, ids=ids, now=now, settings=settings, stamp=_stamp(real_time))
+        report = work.advance_due(engine=engine, ids=ids, now=now, settings=settings, stamp=_stamp(real_time),
+                                  claimed=True)  # fmt: skip
         report.notices = [str(f) for f in fanout.fan_out_pending(engine=engine, now=now, mail=settings.mail)]
         return _report(report, engine, settings)
     finally:
@@ -129,10 +131,10 @@ async def deliver_task(settings: Settings, now: datetime) -> str:
 
 
 @task(name="write-compilations", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
-def compilations_task(settings: Settings, ids: list[int]) -> list[str]:
+def compilations_task(settings: Settings, ids: list[int], redrive: bool = True) -> list[str]:
     engine = make_engine(settings.database_url)
     try:
-        return work.write_compilations(engine=engine, ids=ids, settings=settings)
+        return work.write_compilations(engine=engine, ids=ids, settings=settings, redrive=redrive)
     finally:
         engine.dispose()
 
@@ -148,6 +150,7 @@ async def tick_flow(
     chunk_deployment: str | None = None,
     chunk: int = 200,
     events: bool = True,
+    hand_off: bool = False,
 ) -> dict:
     """One pass of the clock. `now` (ISO 8601) is for time travel; scheduled runs omit it.
     `smtp_host`/`smtp_port` override the environment's (the embedded clock's mail catcher).
@@ -158,19 +161,25 @@ async def tick_flow(
     (`consult deploy` sets it); without it this run does the work itself. `events`: one
     Prefect event per transition, for automations on the operator's server; off on the
     temporary server of `consult tick` and `serve` (nobody can subscribe to it, and a
-    thousand transitions kept a run waiting minutes for its events to drain)."""
+    thousand transitions kept a run waiting minutes for its events to drain). `hand_off`:
+    compilation files and mail are left to the compile and deliver deployments, started by
+    the events this run emits (`consult deploy` sets it), so a big compilation never holds
+    up a reminder."""
     settings = await _run_settings(database_url, database_secret, smtp_host, smtp_port)
     at = _now(now, settings)
     real_time = now is None and settings.now is None
     if chunk_deployment:
-        result = dispatch_task(settings, at, not real_time, chunk_deployment, chunk, database_secret)
+        result = dispatch_task(settings, at, not real_time, chunk_deployment, chunk, database_secret, hand_off)
     else:
         result = advance_due_task(settings, at, real_time=real_time)
     # The compilations: files written after the commit (re-running them is harmless), and
     # those an earlier run committed but never wrote (it died): the stage is the marker.
-    if result["to_write"] or result["missing"]:
-        result["compilations"] = compilations_task(settings, result["to_write"])
-    result["mail"] = await deliver_task(settings, at)
+    if hand_off:
+        result["mail"] = await _hand_off(result, settings, at, redrive=True)
+    else:
+        if result["to_write"] or result["missing"]:
+            result["compilations"] = compilations_task(settings, result["to_write"])
+        result["mail"] = await deliver_task(settings, at)
     await _say_what_was_done(result, at, events=events)
     if interval:
         from prefect.runtime import flow_run
@@ -185,19 +194,106 @@ async def tick_flow(
 
 @flow(name="tick-chunk", log_prints=True)
 async def tick_chunk_flow(
-    ids: list[int], now: str | None = None, database_url: str | None = None, database_secret: str | None = None
-) -> dict:
+    ids: list[int], now: str | None = None, database_url: str | None = None, database_secret: str | None = None,
+    hand_off: bool = False,
+) -> dict:  # fmt: skip
     """A chunk of due consultations claimed by the tick (`dispatch_task`): their transitions,
     reminders and alerts, each in its own transaction as in a whole tick, then their
-    compilation files and the mail. Several run at once, on any worker."""
+    compilation files and the mail (or, `hand_off`, the events that start the compile and
+    deliver deployments). Several run at once, on any worker."""
     settings = await _run_settings(database_url, database_secret, None, None)
     at = _now(now, settings)
     result = advance_chunk_task(settings, ids, at, real_time=now is None and settings.now is None)
-    if result["to_write"]:
-        result["compilations"] = compilations_task(settings, result["to_write"])
-    result["mail"] = await deliver_task(settings, at)
+    if hand_off:
+        result["mail"] = await _hand_off(result, settings, at, redrive=False)
+    else:
+        if result["to_write"]:
+            result["compilations"] = compilations_task(settings, result["to_write"])
+        result["mail"] = await deliver_task(settings, at)
     await _say_what_was_done(result, at, kind="chunk")
     return result
+
+
+COMPILATION_DUE = "consult.compilation.due"  # the compile deployment's trigger
+MAIL_DUE = "consult.mail.due"  # the deliver deployment's trigger
+
+
+async def _hand_off(result: dict, settings: Settings, at: datetime, redrive: bool) -> str:
+    """Emit the events that start the compile and deliver deployments when there is work
+    for them: a compile run for the consultations this run compiled and, `redrive` (the
+    tick), for those compiled earlier whose files are still missing — when no compile run
+    is waiting or running, which may be writing them. The deliver run reads the outbox,
+    so a lost event, or one that arrives while a run is busy (and is cancelled), costs a
+    delay until the next tick's, never the mail itself."""
+    from prefect.events import emit_event
+
+    engine = make_engine(settings.database_url)
+    try:
+        mail = work.mail_due(engine=engine, now=at)
+    finally:
+        engine.dispose()
+    resource = {"prefect.resource.id": "consult.clock"}
+    ids = list(result["to_write"])
+    if redrive and result["missing"] and not await _compile_runs_active():
+        ids = list(dict.fromkeys([*ids, *result["missing"]]))
+    if ids:  # a compile run for these, on any worker
+        emit_event(event=COMPILATION_DUE, resource=resource, payload={"ids": ids})
+    if mail:
+        emit_event(event=MAIL_DUE, resource=resource, payload={"due": mail})
+    return f"{mail} message(s) due, left to the deliver deployment" if mail else "none due"
+
+
+async def _compile_runs_active() -> bool:
+    from prefect import get_client
+    from prefect.client.schemas import filters as f
+    from prefect.client.schemas.objects import StateType
+
+    busy = f.FlowRunFilterState(type=f.FlowRunFilterStateType(any_=[StateType.SCHEDULED, StateType.PENDING,
+                                                                    StateType.RUNNING]))  # fmt: skip
+    async with get_client() as client:
+        runs = await client.read_flow_runs(flow_filter=f.FlowFilter(name=f.FlowFilterName(any_=["compile"])),
+                                           flow_run_filter=f.FlowRunFilter(state=busy), limit=1)  # fmt: skip
+    return bool(runs)
+
+
+@flow(name="compile", log_prints=True)
+async def compile_flow(
+    ids: list[int] | None = None, database_url: str | None = None, database_secret: str | None = None
+) -> list[str]:
+    """The compilation files of the consultations `ids` (just compiled, or their writer
+    died), those not already written: started by a tick or chunk run's event, on any worker,
+    several at once, apart from the mail. Without `ids`, every one whose files are missing."""
+    from prefect import get_run_logger
+
+    settings = await _run_settings(database_url, database_secret, None, None)
+    written = compilations_task(settings, ids or [], redrive=ids is None)
+    for folder in written:
+        get_run_logger().info("compilation written: %s", folder)
+    await _rename(f"compile — {len(written)} written")
+    return written
+
+
+@flow(name="deliver", log_prints=True)
+async def deliver_flow(database_url: str | None = None, database_secret: str | None = None,
+                       now: str | None = None) -> str:  # fmt: skip
+    """The mail due in the outbox, sent: started by the tick's event, on any worker, so
+    mail never waits behind a compilation."""
+    from prefect import get_run_logger
+
+    settings = await _run_settings(database_url, database_secret, None, None)
+    said = await deliver_task(settings, _now(now, settings))
+    get_run_logger().info("mail: %s", said)
+    await _rename(f"deliver — {said}")
+    return said
+
+
+async def _rename(name: str) -> None:
+    from prefect import get_client
+    from prefect.runtime import flow_run
+
+    if flow_run.id:
+        async with get_client() as client:
+            await client.update_flow_run(flow_run.id, name=name[:100])
 
 
 async def _run_settings(database_url: str | None, database_secret: str | None, smtp_host: str | None,
@@ -214,10 +310,9 @@ async def _say_what_was_done(result: dict, at: datetime, kind: str = "tick", eve
     """The run says what it did: a log line per action, a Prefect event per transition
     (automations can react to "consultation closed"), a markdown artifact, and a name
     from its work ("tick 2026-11-23 10:00 — 3 closed, 120 mails") instead of a random one."""
-    from prefect import get_client, get_run_logger
+    from prefect import get_run_logger
     from prefect.artifacts import acreate_markdown_artifact
     from prefect.events import emit_event
-    from prefect.runtime import flow_run
 
     logger = get_run_logger()
     for line in [*result["actions"], *result["notices"], *result["skipped"]]:
@@ -229,9 +324,7 @@ async def _say_what_was_done(result: dict, at: datetime, kind: str = "tick", eve
                              "prefect.resource.name": t["slug"]})  # fmt: skip
     summary = run_summary(result)
     await acreate_markdown_artifact(key=kind, description=summary, markdown=run_markdown(result, at))
-    if flow_run.id:
-        async with get_client() as client:
-            await client.update_flow_run(flow_run.id, name=f"{kind} {at:%Y-%m-%d %H:%M} — {summary}"[:100])
+    await _rename(f"{kind} {at:%Y-%m-%d %H:%M} — {summary}")
 
 
 def run_summary(result: dict) -> str:

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from time import monotonic
 
 from sqlalchemy import Engine, func
 from sqlalchemy.exc import OperationalError
@@ -172,10 +173,19 @@ def work_on(
 
 
 def advance_due(
-    *, engine: Engine, ids: list[int], now: datetime, settings: Settings, stamp: Stamp | None = None
-) -> TickReport:
+    *, engine: Engine, ids: list[int], now: datetime, settings: Settings, stamp: Stamp | None = None,
+    claimed: bool = False,
+) -> TickReport:  # fmt: skip
+    """`claimed`: `ids` are this run's claim (claim_chunks), renewed as it goes, so a long
+    chunk keeps it and a dead run's lapses within `settings.claim_seconds`."""
     report = TickReport(due=len(ids))
-    for consultation_id in ids:
+    life = timedelta(seconds=settings.claim_seconds)
+    renew_at = monotonic() + life.total_seconds() / 4
+    for n, consultation_id in enumerate(ids):
+        if claimed and monotonic() >= renew_at:
+            with Session(engine) as s:
+                repo.renew_claims(session=s, ids=ids[n:], life=life)
+            renew_at = monotonic() + life.total_seconds() / 4
         try:
             done = work_on(engine=engine, consultation_id=consultation_id, now=now, settings=settings, stamp=stamp)
         except repo.ConflictError as exc:
@@ -247,18 +257,17 @@ def advance_all_due(
     return total
 
 
-CLAIM = timedelta(minutes=10)  # a chunk run's claim on its consultations, if it dies before recording them
 MAX_CHUNKS = 200  # per dispatching run: the next takes the rest
 
 
-def claim_chunks(*, engine: Engine, now: datetime, chunk: int) -> list[list[int]]:
+def claim_chunks(*, engine: Engine, now: datetime, chunk: int, settings: Settings) -> list[list[int]]:
     """The due consultations, claimed in chunks of `chunk` for runs on any worker; each is
-    claimed once (SKIP LOCKED on PostgreSQL), so two dispatchers never hand out the same."""
+    claimed once (SKIP LOCKED on PostgreSQL), so two dispatchers never hand out the same.
+    A claim lasts `settings.claim_seconds` unless its run renews it (advance_due)."""
     chunks: list[list[int]] = []
+    life = timedelta(seconds=settings.claim_seconds)
     with Session(engine) as s:
-        while len(chunks) < MAX_CHUNKS and (
-            ids := repo.claim_due(session=s, now=now, limit=chunk, until=now + CLAIM)
-        ):  # fmt: skip
+        while len(chunks) < MAX_CHUNKS and (ids := repo.claim_due(session=s, now=now, limit=chunk, life=life)):
             chunks.append(ids)
     return chunks
 
@@ -269,17 +278,22 @@ def housekeeping(*, engine: Engine, now: datetime, settings: Settings) -> tuple[
     return notices, expire_unconfirmed(engine=engine, now=now, settings=settings)
 
 
-def write_compilations(*, engine: Engine, ids: list[int], settings: Settings) -> list[str]:
+def write_compilations(*, engine: Engine, ids: list[int], settings: Settings, redrive: bool = True) -> list[str]:
     """After the commit: the compilation of each newly compiled consultation, as files in
     data/compilations/<slug>/ (HTML in each language it has a title in, CSV and JSON) —
-    and of any compiled before whose files are missing or cut short (files_missing)."""
-    ids = list(dict.fromkeys([*ids, *files_missing(engine=engine, settings=settings)]))
+    and, `redrive`, of any compiled before whose files are missing or cut short
+    (files_missing). Without it (a compile run given its consultations), those whose files
+    are already complete are left alone: another run wrote them."""
     from documents import compilation
 
+    if redrive:
+        ids = list(dict.fromkeys([*ids, *files_missing(engine=engine, settings=settings)]))
     written = []
     with Session(engine) as s:
         for consultation_id in ids:
             c = repo.get(session=s, ref=consultation_id, discarded=True)
+            if not redrive and compilation.files_complete(settings.data_dir, c):
+                continue
             folder = compilation.write_files(s.connection(), c, data_dir=settings.data_dir,
                                              base_url=settings.mail.base_url)  # fmt: skip
             written.append(str(folder))

@@ -22,6 +22,7 @@ from states.clock import Marks, Reminders, next_timer
 from states.errors import ConsultError
 from states.machine import check_guards, ensure_allowed
 from states.stages import SYSTEM_ACTOR
+from store.lease import database_now
 from store.models import Audience, ConsultationCreate
 from store.tables import AuditEntry, Consultation
 
@@ -404,12 +405,14 @@ def claim_version(*, session: Session, consultation: Consultation, expected: int
 
 
 def due_ids(*, session: Session, now: datetime, limit: int = 500) -> list[int]:
-    """Consultations with timed work at `now`, not claimed by a chunk run: one indexed range query."""
-    return [i for i in session.exec(_due(now).limit(limit)) if i is not None]
+    """Consultations with timed work at `now`, not claimed by a live chunk run: one indexed range query."""
+    return [i for i in session.exec(_due(now, database_now(session)).limit(limit)) if i is not None]
 
 
-def _due(now: datetime):
-    unclaimed = or_(col(Consultation.claimed_until).is_(None), col(Consultation.claimed_until) <= now)
+def _due(now: datetime, clock: datetime):
+    """Due at `now` (the domain's time, which may travel), unclaimed at `clock` (the
+    database's: a claim is a lease on work in progress, whatever time the domain reads)."""
+    unclaimed = or_(col(Consultation.claimed_until).is_(None), col(Consultation.claimed_until) <= clock)
     return (
         select(Consultation.id)
         .where(col(Consultation.next_due_at).is_not(None), col(Consultation.next_due_at) <= now, unclaimed)
@@ -417,19 +420,33 @@ def _due(now: datetime):
     )
 
 
-def claim_due(*, session: Session, now: datetime, limit: int, until: datetime) -> list[int]:
-    """Claim up to `limit` due consultations until `until` for one chunk run; commits. On
-    PostgreSQL the rows are locked with SKIP LOCKED, so two claimers never take the same one;
-    SQLite's single writer does the same. A claim ends when its work is recorded
-    (record_clock_work), or runs out if the run died."""
-    query = _due(now).limit(limit)
+def claim_due(*, session: Session, now: datetime, limit: int, life: timedelta) -> list[int]:
+    """Claim up to `limit` due consultations for `life` (the database's clock) for one chunk
+    run; commits. On PostgreSQL the rows are locked with SKIP LOCKED, so two claimers never
+    take the same one; SQLite's single writer does the same. A claim ends when its work is
+    recorded (record_clock_work), or runs out if the run died (renew_claims keeps a live
+    run's)."""
+    clock = database_now(session)
+    query = _due(now, clock).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     ids = [i for i in session.exec(query) if i is not None]
     if ids:
         session.execute(
-            update(Consultation).where(col(Consultation.id).in_(ids)).values(claimed_until=until)
+            update(Consultation).where(col(Consultation.id).in_(ids)).values(claimed_until=clock + life)
             .execution_options(synchronize_session=False)
         )  # fmt: skip
     session.commit()
     return ids
+
+
+def renew_claims(*, session: Session, ids: list[int], life: timedelta) -> None:
+    """A chunk run still working: its claims on the consultations it has not done yet run
+    `life` from now (those done have no claim left). Commits."""
+    session.execute(
+        update(Consultation)
+        .where(col(Consultation.id).in_(ids), col(Consultation.claimed_until).is_not(None))
+        .values(claimed_until=database_now(session) + life)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()

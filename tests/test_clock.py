@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import multiprocessing
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from unittest.mock import patch
 
 import pytest
 from sqlalchemy import Engine, text
@@ -252,16 +254,57 @@ def test_due_work_is_claimed_in_disjoint_chunks_until_done_or_expired(
 
     open_consultations(session, 5)
     now = geneva(date(2017, 8, 20), 12)
-    chunks = work.claim_chunks(engine=engine, now=now, chunk=2)
+    chunks = work.claim_chunks(engine=engine, now=now, chunk=2, settings=settings_for(database_url))
     assert [len(c) for c in chunks] == [2, 2, 1] and len({i for c in chunks for i in c}) == 5
     assert (
         work.due_consultations(engine=engine, now=now) == []
-        and work.claim_chunks(engine=engine, now=now, chunk=2) == []
+        and work.claim_chunks(engine=engine, now=now, chunk=2, settings=settings_for(database_url)) == []
     )
     report = work.advance_due(engine=engine, ids=chunks[0], now=now, settings=settings_for(database_url))
     assert len(report.transitions) == 4  # two closed, two compiled
     session.expire_all()
     done = [repo.get(session=session, ref=i) for i in chunks[0]]
     assert all(c.claimed_until is None for c in done)
-    later = now + work.CLAIM + timedelta(seconds=1)  # the runs holding the other chunks died
-    assert sorted(work.due_consultations(engine=engine, now=later)) == sorted(chunks[1] + chunks[2])
+    # The runs holding the other chunks died: their claims lapse on the database's clock (a
+    # claim is a lease on work in progress; the domain's `now` may be travelling in time).
+    live = work.claim_chunks(engine=engine, now=now, chunk=2, settings=settings_for(database_url))
+    assert live == []
+    session.execute(text("UPDATE consultation SET claimed_until = :past WHERE claimed_until IS NOT NULL"),
+                    {"past": datetime(2026, 1, 1, tzinfo=UTC)})  # fmt: skip
+    session.commit()
+    assert sorted(work.due_consultations(engine=engine, now=now)) == sorted(chunks[1] + chunks[2])
+
+
+def test_a_chunk_run_renews_its_claim_while_it_works(session: Session, engine: Engine, database_url: str) -> None:
+    """A chunk longer than the claim's life keeps its claim (renewed as it goes); the
+    consultations it has done carry no claim, those left are claimed afresh."""
+    from tests.test_flows import open_consultations
+
+    open_consultations(session, 3)
+    now = geneva(date(2017, 8, 20), 12)
+    settings = replace(settings_for(database_url), claim_seconds=10)
+    (ids,) = work.claim_chunks(engine=engine, now=now, chunk=3, settings=settings)
+    old = datetime(2026, 1, 1, tzinfo=UTC)
+    session.execute(text("UPDATE consultation SET claimed_until = :old"), {"old": old})
+    session.commit()
+    renewed: list[tuple[list[int], dict[int, datetime | None]]] = []
+    real_renew = repo.renew_claims
+
+    def renew(*, session: Session, ids: list[int], life: timedelta) -> None:
+        real_renew(session=session, ids=ids, life=life)
+        rows = session.execute(text("SELECT id, claimed_until FROM consultation")).all()
+        renewed.append((ids, {r.id: r.claimed_until for r in rows}))
+
+    seconds = iter([0.0, 1.0, 100.0])  # the claim's quarter-life passes while the first is worked on
+    with (
+        patch.object(work, "monotonic", lambda: next(seconds, 100.0)),
+        patch.object(work.repo, "renew_claims", renew),
+    ):
+        report = work.advance_due(engine=engine, ids=ids, now=now, settings=settings, claimed=True)
+    assert len(report.transitions) == 6
+    (left, claims), *_ = renewed
+    assert left == ids[1:]
+    assert claims[ids[0]] is None  # done: its claim ended with its work, and stays ended
+    assert all(str(claims[i]) > "2026-01-02" for i in ids[1:])  # the rest claimed afresh
+    session.expire_all()
+    assert all(repo.get(session=session, ref=i).claimed_until is None for i in ids)

@@ -64,13 +64,43 @@ def test_tick_flow_under_prefect_harness(prefect_harness, session: Session, data
     named, artifact, events = asyncio.run(_what_the_run_said(since))
     assert named == "tick 2017-08-20 12:00 — 3 closed, 3 compiled", named
     assert "| c-0 | closed → compiled | compile |" in artifact and "3 closed, 3 compiled" in artifact
-    assert sorted(e for e in events if e.startswith("consult.")) == ["consult.consultation.closed"] * 3 + [
+    assert sorted(e for e in events if e.startswith("consult.consultation.")) == ["consult.consultation.closed"] * 3 + [
         "consult.consultation.compiled"] * 3  # fmt: skip
     again = asyncio.run(tick_flow(now="2017-08-20T12:00:00+00:00", database_url=database_url))
     assert again["actions"] == []  # idempotent
 
 
-async def _what_the_run_said(since: datetime) -> tuple[str, str, list[str]]:
+@pytest.mark.slow
+def test_compilation_and_mail_handed_off_to_their_own_flows(
+    prefect_harness, session: Session, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deployed (`hand_off`), the tick leaves the files and the mail to the compile and
+    deliver flows, starting them by events; those find their work in the database."""
+    from flows.tick import COMPILATION_DUE, MAIL_DUE, compile_flow, deliver_flow, tick_flow
+
+    open_consultations(session, 3)
+    monkeypatch.setenv("CONSULT_DATA_DIR", str(tmp_path))
+    since = datetime.now(UTC)
+    result = asyncio.run(tick_flow(now="2017-08-20T12:00:00+00:00", database_url=database_url, hand_off=True))
+    assert len(result["transitions"]) == 6 and "compilations" not in result
+    assert result["mail"] == "3 message(s) due, left to the deliver deployment"
+    assert not (tmp_path / "compilations").exists()
+    *_, events = asyncio.run(_what_the_run_said(since, frozenset({COMPILATION_DUE, MAIL_DUE})))
+    assert COMPILATION_DUE in events and MAIL_DUE in events
+    ids = sorted(result["to_write"])
+    written = asyncio.run(compile_flow(ids=ids[:2], database_url=database_url))  # the event names its consultations
+    assert sorted(Path(f).name for f in written) == ["c-0", "c-1"]
+    assert all((Path(f) / ".complete").exists() for f in written)
+    assert asyncio.run(compile_flow(ids=ids, database_url=database_url)) == [str(tmp_path / "compilations" / "c-2")]
+    assert asyncio.run(compile_flow(database_url=database_url)) == []  # nothing missing: nothing written again
+    with SmtpTestServer() as smtp:
+        monkeypatch.setenv("CONSULT_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("CONSULT_SMTP_PORT", str(smtp.port))
+        said = asyncio.run(deliver_flow(database_url=database_url, now="2017-08-20T12:00:00+00:00"))
+    assert len(smtp.received) == 3 and said.startswith("sent 3,"), said
+
+
+async def _what_the_run_said(since: datetime, expect: frozenset[str] = frozenset()) -> tuple[str, str, list[str]]:
     """The newest tick run's name, its artifact, and the events Prefect received."""
     from prefect import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
@@ -85,7 +115,7 @@ async def _what_the_run_said(since: datetime) -> tuple[str, str, list[str]]:
             window = {"occurred": {"since": since.isoformat(), "until": datetime.now(UTC).isoformat()}}
             answer = await client._client.post("/events/filter", json={"filter": window, "limit": 50})
             events = [e["event"] for e in answer.json().get("events", [])]
-            if sum(e.startswith("consult.") for e in events) >= 6:
+            if sum(e.startswith("consult.consultation.") for e in events) >= 6 and expect <= set(events):
                 break
             await asyncio.sleep(0.2)
     return run.name, str(artifact.data), events

@@ -4,7 +4,9 @@ PostgreSQL — each transition once, each mail once; no embedded clock anywhere.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -12,6 +14,7 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import text
 from sqlmodel import Session
@@ -20,7 +23,6 @@ from notifications.catcher import free_port
 from tests.processes import stop, wait_for_count
 from tests.smtp import SmtpTestServer
 from tests.test_flows import open_consultations
-from tests.test_mail import PEOPLE, add_people
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,12 +41,19 @@ def _wait_healthy(url: str, seconds: float) -> None:
     raise TimeoutError(f"Prefect server at {url} did not answer in {seconds} s")
 
 
+DUE = 2000
+CHUNK = 250
+
+
 @pytest.mark.slow
-def test_two_prefect_workers_on_postgresql(session: Session, database_url: str, tmp_path: Path) -> None:
+def test_two_prefect_workers_on_postgresql_one_killed_mid_run(session: Session, database_url: str,
+                                                               tmp_path: Path) -> None:  # fmt: skip
+    """The operator's set-up, and a machine lost: 2,000 consultations due, two workers, one
+    killed (-9, with the run it was doing) half way through a chunk. Every transition, mail
+    and compilation file happens exactly once; the lost run is marked crashed."""
     if not database_url.startswith("postgresql"):
         pytest.skip("scale-out runs on PostgreSQL")
-    add_people(session, PEOPLE[:3])
-    open_consultations(session, 30)  # each: close, draft, one staff alert
+    open_consultations(session, DUE)  # each: close, compile, one staff alert
     api = f"http://127.0.0.1:{free_port()}/api"
     base = {k: v for k, v in os.environ.items() if not k.startswith(("CONSULT_", "PREFECT_"))}
     prefect = {**base, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -53,9 +62,11 @@ def test_two_prefect_workers_on_postgresql(session: Session, database_url: str, 
     server_env = {**prefect, "PREFECT_API_DATABASE_CONNECTION_URL": _prefect_database(database_url)}
     port = api.split(":")[2].split("/")[0]
     procs: list[subprocess.Popen] = []
+    data = tmp_path / "data"  # shared by the workers, as a real deployment's file store must be
     with SmtpTestServer() as smtp:
         consult = {**prefect, "CONSULT_DATABASE_URL": database_url, "CONSULT_NOW": "2017-08-20T12:00:00Z",
-                   "CONSULT_SMTP_HOST": "127.0.0.1", "CONSULT_SMTP_PORT": str(smtp.port)}  # fmt: skip
+                   "CONSULT_SMTP_HOST": "127.0.0.1", "CONSULT_SMTP_PORT": str(smtp.port),
+                   "CONSULT_DATA_DIR": str(data), "CONSULT_CLAIM_SECONDS": "20"}  # fmt: skip
         try:
             server = subprocess.Popen(
                 [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", port],
@@ -66,64 +77,120 @@ def test_two_prefect_workers_on_postgresql(session: Session, database_url: str, 
             # The code from git (this checkout, as a repository: the workers clone it), the
             # database URL from a Prefect Secret block: the workers below have no CONSULT_DATABASE_URL.
             source = ["--source", f"file://{ROOT}"] if (ROOT / ".git").exists() else []
-            deploy_args = [
-                str(BIN / "consult"),
-                "deploy",
-                "--interval",
-                "3",
-                "--database-secret",
-                "consult-db",
-                "--chunk",
-                "10",
-                *source,
-            ]
+            deploy_args = [str(BIN / "consult"), "deploy", "--interval", "3", "--database-secret", "consult-db",
+                           "--chunk", str(CHUNK), *source]  # fmt: skip
             deployed = subprocess.run(deploy_args, env=consult, capture_output=True, text=True, timeout=120)
             assert deployed.returncode == 0, deployed.stderr
-            import httpx
-
-            deployment = httpx.get(f"{api}/deployments/name/tick/tick", timeout=10).json()
-            assert deployment["parameters"] == {"interval": 3, "database_secret": "consult-db",
-                                                "chunk_deployment": "tick-chunk/chunk", "chunk": 10}  # fmt: skip
-            if source:
-                assert deployment["pull_steps"][0]["prefect.deployments.steps.git_clone"]["repository"] == source[1]
-            assert deployment["global_concurrency_limit"]["limit"] == 1  # one run at a time
-            assert deployment["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
-            assert deployment["job_variables"]["env"]["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "30"
-            automations = httpx.post(f"{api}/automations/filter", json={}, timeout=10).json()
-            (zombie,) = [a for a in automations if a["name"] == "consult: crash silent tick runs"]
-            assert zombie["actions"][0]["state"] == "CRASHED" and zombie["trigger"]["posture"] == "Proactive"
+            _check_deployments(api, source)
             again = subprocess.run(deploy_args, env=consult, capture_output=True, text=True, timeout=120)
             assert again.returncode == 0, again.stderr  # deploying again updates, and adds no second automation
             names = [a["name"] for a in httpx.post(f"{api}/automations/filter", json={}, timeout=10).json()]
             assert names.count("consult: crash silent tick runs") == 1
-            for i in range(2):
-                procs.append(
-                    subprocess.Popen(
-                        [str(BIN / "prefect"), "worker", "start", "--pool", "consult", "--type", "process"],
-                        env={**{k: v for k, v in consult.items() if k != "CONSULT_DATABASE_URL"},
-                             "CONSULT_DATA_DIR": str(tmp_path / f"w{i}")},
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                    )
-                )  # fmt: skip
-            wait_for_count(session, "SELECT count(*) FROM outbox_message WHERE status = 'sent'", at_least=30,
-                           seconds=240, every=1)  # fmt: skip
+            workers = [
+                subprocess.Popen(
+                    [str(BIN / "prefect"), "worker", "start", "--pool", "consult", "--type", "process", "--limit", "1"],
+                    env={k: v for k, v in consult.items() if k != "CONSULT_DATABASE_URL"},
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                )
+                for _ in range(2)
+            ]  # fmt: skip
+            procs += workers
+            victim = _kill_a_worker_mid_chunk(api, session, workers)
+            wait_for_count(session, "SELECT count(*) FROM consultation WHERE stage = 'compiled'", at_least=DUE,
+                           seconds=300, every=2)  # fmt: skip
+            _wait(lambda: len(list(data.glob("compilations/*/.complete"))) >= DUE and len(smtp.received) >= DUE
+                  and _state(api, victim) == "CRASHED", seconds=300)  # fmt: skip
             time.sleep(8)  # a few more scheduled runs: nothing may happen twice
-            # The 30 due: a chunk of 10 for the tick run itself, two more chunk runs for the workers.
-            runs = httpx.post(f"{api}/flow_runs/filter", json={"flows": {"name": {"any_": ["tick-chunk"]}}},
-                              timeout=10).json()  # fmt: skip
-            done = [r for r in runs if r["state_type"] == "COMPLETED"]
-            assert len(done) == 2 and all(r["name"].startswith("chunk ") for r in done), [r["name"] for r in runs]
+            runs = httpx.post(f"{api}/flow_runs/filter", json={}, timeout=10).json()
+            by_flow = Counter((r["name"].split(" ")[0], r["state_type"]) for r in runs)
+            assert by_flow[("chunk", "COMPLETED")] >= DUE // CHUNK - 2, by_flow  # the tick run keeps one chunk
+            assert by_flow[("compile", "COMPLETED")] >= 1 and by_flow[("deliver", "COMPLETED")] >= 1, by_flow
         finally:
             stop(list(reversed(procs)))
     rows = session.execute(
         text("SELECT consultation_id, trigger, count(*) FROM audit_entry WHERE actor = 'system' "
              "GROUP BY consultation_id, trigger")
     ).all()  # fmt: skip
-    assert len(rows) == 60 and {n for *_, n in rows} == {1}  # close and compile, once each
+    assert len(rows) == 2 * DUE and {n for *_, n in rows} == {1}  # close and compile, once each
     ids = Counter(r.message["message-id"] for r in smtp.received)
-    assert len(ids) == 30 and set(ids.values()) == {1}  # the staff alert of each of the 30, once each
+    assert len(ids) == DUE and set(ids.values()) == {1}  # the staff alert of each, once each
+    folders = sorted(data.glob("compilations/*"))
+    assert len(folders) == DUE and all((f / ".complete").exists() and (f / "compilation.csv").exists()
+                                       for f in folders)  # fmt: skip
     beat = session.execute(text("SELECT interval_s, by FROM clock_beat")).one()
     assert beat.interval_s == 3 and beat.by.startswith("prefect flow run ")
+
+
+def _check_deployments(api: str, source: list[str]) -> None:
+    deployment = httpx.get(f"{api}/deployments/name/tick/tick", timeout=10).json()
+    assert deployment["parameters"] == {"interval": 3, "database_secret": "consult-db", "hand_off": True,
+                                        "chunk_deployment": "tick-chunk/chunk", "chunk": CHUNK}  # fmt: skip
+    if source:
+        assert deployment["pull_steps"][0]["prefect.deployments.steps.git_clone"]["repository"] == source[1]
+    assert deployment["global_concurrency_limit"]["limit"] == 1  # one run at a time
+    assert deployment["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
+    assert deployment["job_variables"]["env"]["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "30"
+    for name, event in (("compile/compile", "consult.compilation.due"), ("deliver/deliver", "consult.mail.due")):
+        hand_off = httpx.get(f"{api}/deployments/name/{name}", timeout=10).json()
+        assert hand_off["parameters"] == {"database_secret": "consult-db"}
+        limit = hand_off["global_concurrency_limit"]  # compile runs in parallel, each on its consultations
+        assert (limit or {}).get("limit") == (1 if name.startswith("deliver") else None), limit
+        automations = httpx.post(f"{api}/automations/filter", json={}, timeout=10).json()
+        (trigger,) = [a for a in automations if a["name"] == f"consult: {event}"]
+        assert trigger["trigger"]["expect"] == [event]
+        assert trigger["actions"][0]["deployment_id"] == hand_off["id"]
+    automations = httpx.post(f"{api}/automations/filter", json={}, timeout=10).json()
+    (zombie,) = [a for a in automations if a["name"] == "consult: crash silent tick runs"]
+    assert zombie["actions"][0]["state"] == "CRASHED" and zombie["trigger"]["posture"] == "Proactive"
+
+
+def _kill_a_worker_mid_chunk(api: str, session: Session, workers: list[subprocess.Popen]) -> str:
+    """Wait for a chunk run half way through its consultations (some compiled, some not),
+    then kill -9 the run's process and the worker that started it: the machine is gone.
+    Returns the run's id."""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        filter_ = {"flow_runs": {"state": {"type": {"any_": ["RUNNING"]}}},
+                   "flows": {"name": {"any_": ["tick-chunk"]}}}  # fmt: skip
+        for run in httpx.post(f"{api}/flow_runs/filter", json=filter_, timeout=10).json():
+            ids = run["parameters"]["ids"]
+            compiled = "SELECT count(*) FROM consultation WHERE stage = 'compiled' AND id = ANY(:ids)"
+            done = session.execute(text(compiled), {"ids": ids}).scalar_one()
+            session.rollback()
+            pid = int((run.get("infrastructure_pid") or "0:0").rpartition(":")[2])
+            if 0 < done < len(ids) // 2 and pid:
+                chain = _ancestors(pid)
+                (worker,) = [w for w in workers if w.pid in chain]
+                for doomed in (pid, worker.pid):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(doomed, signal.SIGKILL)
+                worker.wait(10)
+                return run["id"]
+        time.sleep(0.2)
+    raise TimeoutError("no chunk run was seen half way through its work")
+
+
+def _ancestors(pid: int) -> list[int]:
+    chain = [pid]
+    while pid > 1:
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+        except (OSError, ValueError):
+            break
+        chain.append(pid)
+    return chain
+
+
+def _state(api: str, run_id: str) -> str:
+    return httpx.get(f"{api}/flow_runs/{run_id}", timeout=10).json()["state_type"]
+
+
+def _wait(condition, *, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not done in {seconds} s")
+        time.sleep(2)
 
 
 def _prefect_database(database_url: str) -> str:
