@@ -98,8 +98,15 @@ def test_two_prefect_workers_on_postgresql_one_killed_mid_run(session: Session, 
             victim = _kill_a_worker_mid_chunk(api, session, workers)
             wait_for_count(session, "SELECT count(*) FROM consultation WHERE stage = 'compiled'", at_least=DUE,
                            seconds=300, every=2)  # fmt: skip
+
+            def progress() -> str:
+                runs = httpx.post(f"{api}/flow_runs/filter", json={}, timeout=10).json()
+                states = Counter(f"{r['name'].split(' ')[0]}:{r['state_type']}" for r in runs)
+                return (f"files {len(list(data.glob('compilations/*/.complete')))}, mail {len(smtp.received)}, "
+                        f"lost run {_state(api, victim)}; runs {dict(states)}")  # fmt: skip
+
             _wait(lambda: len(list(data.glob("compilations/*/.complete"))) >= DUE and len(smtp.received) >= DUE
-                  and _state(api, victim) == "CRASHED", seconds=300)  # fmt: skip
+                  and _state(api, victim) == "CRASHED", seconds=300, progress=progress)  # fmt: skip
             time.sleep(8)  # a few more scheduled runs: nothing may happen twice
             runs = httpx.post(f"{api}/flow_runs/filter", json={}, timeout=10).json()
             by_flow = Counter((r["name"].split(" ")[0], r["state_type"]) for r in runs)
@@ -185,11 +192,11 @@ def _state(api: str, run_id: str) -> str:
     return httpx.get(f"{api}/flow_runs/{run_id}", timeout=10).json()["state_type"]
 
 
-def _wait(condition, *, seconds: float) -> None:
+def _wait(condition, *, seconds: float, progress) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         if time.monotonic() > deadline:
-            raise TimeoutError(f"not done in {seconds} s")
+            raise TimeoutError(f"not done in {seconds} s: {progress()}")
         time.sleep(2)
 
 
