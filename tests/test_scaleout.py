@@ -102,8 +102,15 @@ def test_two_prefect_workers_on_postgresql_one_killed_mid_run(session: Session, 
             def progress() -> str:
                 runs = httpx.post(f"{api}/flow_runs/filter", json={}, timeout=10).json()
                 states = Counter(f"{r['name'].split(' ')[0]}:{r['state_type']}" for r in runs)
+                stuck = [(r["name"], r["deployment_id"], r["state_name"], r.get("infrastructure_pid"),
+                          r.get("work_queue_name"), r["expected_start_time"], r.get("start_time"))
+                         for r in runs if r["state_type"] in ("PENDING", "RUNNING")]  # fmt: skip
+                deployments = {d["id"]: d["name"] for d in httpx.post(f"{api}/deployments/filter", json={},
+                                                                      timeout=10).json()}  # fmt: skip
+                alive = [w.poll() is None for w in workers]
                 return (f"files {len(list(data.glob('compilations/*/.complete')))}, mail {len(smtp.received)}, "
-                        f"lost run {_state(api, victim)}; runs {dict(states)}")  # fmt: skip
+                        f"lost run {_state(api, victim)}; workers alive {alive}; stuck {stuck} "
+                        f"deployments {deployments}; runs {dict(states)}")  # fmt: skip
 
             _wait(lambda: len(list(data.glob("compilations/*/.complete"))) >= DUE and len(smtp.received) >= DUE
                   and _state(api, victim) == "CRASHED", seconds=300, progress=progress)  # fmt: skip
