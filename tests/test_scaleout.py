@@ -77,7 +77,7 @@ def test_two_prefect_workers_on_postgresql_one_killed_mid_run(session: Session, 
             # The code from git (this checkout, as a repository: the workers clone it), the
             # database URL from a Prefect Secret block: the workers below have no CONSULT_DATABASE_URL.
             source = ["--source", f"file://{ROOT}"] if (ROOT / ".git").exists() else []
-            deploy_args = [str(BIN / "consult"), "deploy", "--interval", "3", "--database-secret", "consult-db",
+            deploy_args = [str(BIN / "consult"), "deploy", "--interval", "5", "--database-secret", "consult-db",
                            "--chunk", str(CHUNK), *source]  # fmt: skip
             deployed = subprocess.run(deploy_args, env=consult, capture_output=True, text=True, timeout=120)
             assert deployed.returncode == 0, deployed.stderr
@@ -88,7 +88,7 @@ def test_two_prefect_workers_on_postgresql_one_killed_mid_run(session: Session, 
             assert names.count("consult: crash silent tick runs") == 1
             workers = [
                 subprocess.Popen(
-                    [str(BIN / "prefect"), "worker", "start", "--pool", "consult", "--type", "process", "--limit", "1"],
+                    [str(BIN / "prefect"), "worker", "start", "--pool", "consult", "--type", "process", "--limit", "3"],
                     env={k: v for k, v in consult.items() if k != "CONSULT_DATABASE_URL"},
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                 )
@@ -132,12 +132,12 @@ def test_two_prefect_workers_on_postgresql_one_killed_mid_run(session: Session, 
     assert len(folders) == DUE and all((f / ".complete").exists() and (f / "compilation.csv").exists()
                                        for f in folders)  # fmt: skip
     beat = session.execute(text("SELECT interval_s, by FROM clock_beat")).one()
-    assert beat.interval_s == 3 and beat.by.startswith("prefect flow run ")
+    assert beat.interval_s == 5 and beat.by.startswith("prefect flow run ")
 
 
 def _check_deployments(api: str, source: list[str]) -> None:
     deployment = httpx.get(f"{api}/deployments/name/tick/tick", timeout=10).json()
-    assert deployment["parameters"] == {"interval": 3, "database_secret": "consult-db", "hand_off": True,
+    assert deployment["parameters"] == {"interval": 5, "database_secret": "consult-db", "hand_off": True,
                                         "chunk_deployment": "tick-chunk/chunk", "chunk": CHUNK}  # fmt: skip
     if source:
         assert deployment["pull_steps"][0]["prefect.deployments.steps.git_clone"]["repository"] == source[1]
