@@ -37,6 +37,7 @@ def ensure_pool(name: str) -> None:
 
 HEARTBEAT_SECONDS = 30  # a flow run's heartbeat event (Prefect's minimum is 30)
 ZOMBIE = "consult: crash silent tick runs"
+NEVER_STARTED = "consult: crash runs never started"
 
 
 def deploy(
@@ -130,39 +131,56 @@ def _deploy_hand_offs(*, origin: object, pool: str, database_secret: str | None,
 def ensure_zombie_automation() -> str:
     """Prefect's documented answer to runs left "Running" on a dead machine: an automation
     expecting each running flow run's heartbeat (or its end) within three heartbeats, which
-    otherwise sets the run Crashed. Created once; returns its id."""
+    otherwise sets the run Crashed. And its twin for runs a worker took (Pending) but never
+    started because it died: without it such a run stays Pending for ever (and, for the
+    tick, holds its concurrency slot). Each created once; returns the first's id."""
     import asyncio
+
+    from prefect.client.orchestration import get_client
+
+    async def create() -> str:
+        ids = []
+        async with get_client() as client:
+            for name, after, expect, message in _CRASH_RULES:
+                existing = await client.read_automations_by_name(name)
+                ids.append(str(existing[0].id) if existing else await _crash_automation(name, after, expect, message))
+        return ids[0]
+
+    return asyncio.run(create())
+
+
+_ENDED = {"prefect.flow-run.Completed", "prefect.flow-run.Failed", "prefect.flow-run.Cancelled",
+          "prefect.flow-run.Crashed"}  # fmt: skip
+_CRASH_RULES = (
+    (ZOMBIE, "prefect.flow-run.heartbeat", {"prefect.flow-run.heartbeat", *_ENDED},
+     "No heartbeat for three intervals: its worker died (consult)"),
+    (NEVER_STARTED, "prefect.flow-run.Pending", {"prefect.flow-run.Running", *_ENDED},
+     "Taken by a worker that never started it: the worker died (consult)"),
+)  # fmt: skip
+
+
+async def _crash_automation(name: str, after: str, expect: set[str], message: str) -> str:
     from datetime import timedelta
 
     from prefect.automations import Automation
-    from prefect.client.orchestration import get_client
     from prefect.client.schemas.objects import StateType
     from prefect.events.actions import ChangeFlowRunState
     from prefect.events.schemas.automations import EventTrigger, Posture
     from prefect.events.schemas.events import ResourceSpecification
 
-    async def create() -> str:
-        async with get_client() as client:
-            existing = await client.read_automations_by_name(ZOMBIE)
-            if existing:
-                return str(existing[0].id)
-        automation = Automation(
-            name=ZOMBIE,
-            description="Marks a tick run crashed when its heartbeats stop (consult deploy).",
-            trigger=EventTrigger(
-                after={"prefect.flow-run.heartbeat"},
-                expect={"prefect.flow-run.heartbeat", "prefect.flow-run.Completed", "prefect.flow-run.Failed",
-                        "prefect.flow-run.Cancelled", "prefect.flow-run.Crashed"},
-                match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
-                for_each={"prefect.resource.id"},
-                posture=Posture.Proactive,
-                threshold=1,
-                within=timedelta(seconds=3 * HEARTBEAT_SECONDS),
-            ),
-            actions=[ChangeFlowRunState(state=StateType.CRASHED,
-                                        message="No heartbeat for three intervals: its worker died (consult)")],
-        )  # fmt: skip
-        created = await automation.acreate()
-        return str(created.id)
-
-    return asyncio.run(create())
+    automation = Automation(
+        name=name,
+        description=f"{message}. Created by consult deploy.",
+        trigger=EventTrigger(
+            after={after},
+            expect=expect,
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=timedelta(seconds=3 * HEARTBEAT_SECONDS),
+        ),
+        actions=[ChangeFlowRunState(state=StateType.CRASHED, message=message)],
+    )
+    created = await automation.acreate()
+    return str(created.id)
