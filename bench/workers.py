@@ -1,11 +1,12 @@
 """Due work on Prefect workers: does a second worker add throughput?
 
 A throwaway PostgreSQL cluster (the suite's), a Prefect server, the tick deployed without a
-schedule (`consult deploy --triggered --chunk 250`), and DUE consultations due at once (open,
-deadline passed: each is closed and compiled, its contact alerted). One tick run is started;
-it claims the due work in chunks and starts a run per chunk, which the workers take. Timed
-from the tick run's start until every consultation is compiled, with 1 worker, then with 2
-(a fresh copy of the database each time). The ratio is the 2-worker throughput ÷ 1-worker.
+schedule (`consult deploy --triggered --chunk 1000`), and DUE consultations due at once
+(open, deadline passed: each is closed and compiled, its contact alerted). One tick run is
+started; it claims the due work in chunks and starts a run per chunk, which the workers
+take; each chunk's event starts a compile run. Timed from the tick run's start until every
+consultation is compiled and its files written, with 1 worker, then with 2 (a fresh copy of
+the database each time). The ratio is the 2-worker throughput ÷ 1-worker.
 """
 
 from __future__ import annotations
