@@ -6,7 +6,7 @@ import json
 import os
 import signal
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -59,6 +59,9 @@ def serve(
     demo: Annotated[
         bool, typer.Option("--demo", help="A demonstration: localhost links and sender are expected, not warned of.")
     ] = False,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Web worker processes (PostgreSQL; the clock stays in this one).")
+    ] = 1,
 ) -> None:
     """Run the engine: the web app and dashboard, the embedded clock, and a mail catcher without SMTP.
 
@@ -66,7 +69,7 @@ def serve(
     import uvicorn
 
     from flows.clock import start_background
-    from web.app import create_app
+    from web.app import SERVED_DEMO, create_app
 
     ctx = app_from_env()
     ctx.ensure_schema()
@@ -83,8 +86,13 @@ def serve(
     try:
         typer.echo(f"dashboard: http://{host}:{port}/   (API docs: http://{host}:{port}/docs; Ctrl-C stops)")
         proxies = settings.trusted_proxies
-        uvicorn.run(create_app(settings, demo=demo, watch_clock=True), host=host, port=port, log_level="warning",
-                    proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)  # fmt: skip
+        options: dict[str, Any] = {"host": host, "port": port, "log_level": "warning", "proxy_headers": bool(proxies),
+                                   "forwarded_allow_ips": proxies or None}  # fmt: skip
+        if workers == 1:
+            uvicorn.run(create_app(settings, demo=demo, watch_clock=True), **options)
+        else:  # each worker builds the same app from the environment (web/app.py served_app)
+            os.environ.update({"CONSULT_BASE_URL": settings.mail.base_url, SERVED_DEMO: "1" if demo else ""})
+            uvicorn.run("web.app:served_app", factory=True, workers=workers, **options)
     except (Terminated, KeyboardInterrupt):
         pass
     finally:

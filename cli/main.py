@@ -114,8 +114,9 @@ def new(
                        "opens_at": opens_at, "deadline": deadline}.items():  # fmt: skip
         flags[key] = _date_or_instant(value, f"--{key.replace('_', '-')}") if value is not None else None
     raw.update({k: v for k, v in flags.items() if v is not None})
-    if title:
-        raw["title"] = {**raw.get("title", {}), **_pairs(title, "--title")}
+    if title:  # the file's titles, if it has them in the right shape (parse_decision names a wrong one)
+        given = raw.get("title")
+        raw["title"] = {**(given if isinstance(given, dict) else {}), **_pairs(title, "--title")}
     if question:
         raw["questions"] = [_pairs([q], "--question") for q in question]
     data = parse_decision(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -100,6 +101,7 @@ def import_(
     now: Annotated[str | None, typer.Option("--now")] = None,
 ) -> None:
     """Import responses received by mail or on paper: validated like the form, all or nothing."""
+    from cli.progress import file_progress
     from documents.compilation import refresh_files
     from store import consultations as repo
     from store.response_file import import_file
@@ -107,9 +109,9 @@ def import_(
     ctx = app_from_env()
     with ctx.session() as s:
         c = repo.get(session=s, ref=ref)
-        created, same = import_file(
-            session=s, consultation=c, path=file, now=ctx.now(now), attachments=ctx.settings.attachments_dir
-        )
+        with file_progress(file, what="responses") if file.is_file() else nullcontext() as progress:
+            created, same = import_file(session=s, consultation=c, path=file, now=ctx.now(now),
+                                        attachments=ctx.settings.attachments_dir, progress=progress)  # fmt: skip
         s.commit()
         if created:  # a written compilation holds them too now
             refresh_files(s.connection(), c, data_dir=ctx.settings.data_dir, base_url=ctx.settings.mail.base_url)

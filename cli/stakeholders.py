@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -33,12 +34,13 @@ def import_(
     Someone added while a consultation is under way (letter issued, or open) gets its
     invitation — once, whenever they are imported."""
     from cli.context import actor
+    from cli.progress import file_progress
     from notifications.notices import invite_latecomers
 
     ctx = app_from_env()
-    rows = registry.read_csv(file)
     at = ctx.now(now)
-    if dry_run:
+    if dry_run:  # a preview lists every row: held in memory (a registry file, not a docket)
+        rows = registry.read_csv(file)
         with ctx.session() as s:
             planned = registry.plan_import(session=s, rows=rows)
         for row in planned.new:
@@ -49,7 +51,8 @@ def import_(
                    "unchanged (nothing written)")  # fmt: skip
         return
     with ctx.session() as s:
-        report = registry.import_stakeholders(session=s, rows=rows, now=at, actor=actor(), source=file.name)
+        with file_progress(file, what="stakeholders") if file.is_file() else nullcontext() as progress:
+            report = registry.import_file(session=s, path=file, now=at, actor=actor(), progress=progress)
         invited = invite_latecomers(session=s, now=at, mail=ctx.settings.mail)
         s.commit()
     typer.echo(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -42,6 +43,19 @@ def read_csv(path: Path) -> list[StakeholderCreate]:
     return parse_rows(data, str(path))
 
 
+def _validated(record: dict[str, Any], line: int, source: str) -> StakeholderCreate | str | None:
+    """One record: the stakeholder, or what is wrong with it, or None for a blank line."""
+    if None in record:
+        return f"{source}:{line}: more fields than columns"
+    values = {k: v.strip() for k, v in record.items() if v and v.strip() and not k.startswith("_ignored_")}
+    if not values:
+        return None  # a blank line (Excel writes `;;;` for one)
+    try:
+        return StakeholderCreate.model_validate(values)
+    except ValidationError as exc:
+        return f"{source}:{line}: {first_error(exc)}"
+
+
 def parse_rows(data: bytes, source: str) -> list[StakeholderCreate]:
     """A stakeholder file's rows, validated (registry_csv.py reads what Excel writes)."""
     reader, _ = registry_csv.rows(data, source)
@@ -51,16 +65,11 @@ def parse_rows(data: bytes, source: str) -> list[StakeholderCreate]:
     try:
         for record in reader:
             line = reader.line_num
-            if None in record:
-                errors.append(f"{source}:{line}: more fields than columns")
+            row = _validated(record, line, source)
+            if row is None:
                 continue
-            values = {k: v.strip() for k, v in record.items() if v and v.strip() and not k.startswith("_ignored_")}
-            if not values:
-                continue  # a blank line (Excel writes `;;;` for one)
-            try:
-                row = StakeholderCreate.model_validate(values)
-            except ValidationError as exc:
-                errors.append(f"{source}:{line}: {first_error(exc)}")
+            if isinstance(row, str):
+                errors.append(row)
                 continue
             if row.email in seen:
                 errors.append(f"{source}:{line}: e-mail {row.email} already on line {seen[row.email]}")
@@ -117,6 +126,83 @@ def import_stakeholders(
 ) -> ImportReport:
     """Insert new e-mails, update the details of known ones; opt-out and bounce flags stay
     (a stakeholder's own opt-out is theirs: `resubscribe` only when they ask)."""
+    report = _apply(session=session, rows=rows, now=now)
+    return _logged(session=session, report=report, now=now, actor=actor, source=source)
+
+
+CHUNK = 5000  # rows of a streamed file checked and written at a time
+
+
+def import_file(
+    *, session: Session, path: Path, now: datetime, actor: str = SYSTEM_ACTOR, progress=None
+) -> ImportReport:
+    """A stakeholder file streamed into the registry a chunk at a time, in the session's one
+    transaction: memory stays flat for a registry of a million addresses. Every record is
+    still checked (the first bad one is named, with how many more there are) before the
+    caller can commit; on any error the transaction is rolled back. An address twice in
+    the file is found in the database (one this import added), not in a set of every one."""
+    source = str(path)
+    reader, text = registry_csv.stream(path, source)
+    before = session.exec(select(func.max(Stakeholder.id))).one() or 0
+    total = ImportReport(created=0, updated=0, unchanged=0)
+    first_error_, more, records = "", 0, 0
+    try:
+        chunk: list[tuple[int, StakeholderCreate]] = []
+        try:
+            for record in reader:
+                row = _validated(record, reader.line_num, source)
+                if isinstance(row, str):
+                    first_error_, more = first_error_ or row, more + (1 if first_error_ else 0)
+                elif row is not None:
+                    chunk.append((reader.line_num, row))
+                    records += 1
+                if len(chunk) >= CHUNK:
+                    total = _streamed_chunk(session, chunk, now, before, source, total, writing=not first_error_)
+                    chunk = []
+                    if progress is not None:
+                        progress(records, text.buffer.tell())
+        except csv.Error as exc:
+            raise ConsultError(f"{source}:{reader.line_num}: not readable as CSV: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConsultError(f"{source}:{reader.line_num + 1}: not readable as {text.encoding} text "
+                               f"({exc.reason}); save it as “CSV UTF-8”") from None  # fmt: skip
+        if first_error_:
+            suffix = f" (and {more} more bad row(s); nothing was imported)" if more else " (nothing was imported)"
+            raise ConsultError(first_error_ + suffix)
+        total = _streamed_chunk(session, chunk, now, before, source, total, writing=True)
+        if not records:
+            raise ConsultError(f"{source}: no stakeholders in the file (only its header line)")
+        return _logged(session=session, report=total, now=now, actor=actor, source=path.name)
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        text.close()
+
+
+def _streamed_chunk(session: Session, chunk: list[tuple[int, StakeholderCreate]], now: datetime, before: int,
+                    source: str, total: ImportReport, writing: bool) -> ImportReport:  # fmt: skip
+    """Check a chunk for addresses met earlier in the file, then write it (unless a bad
+    record was found: the rest of the file is still checked, nothing more written)."""
+    seen: dict[str, int] = {}
+    emails = [row.email for _, row in chunk]
+    ours = col(Stakeholder.id) > before  # added by this import
+    added = {e for start in range(0, len(emails), 500) for e in session.exec(
+        select(Stakeholder.email).where(col(Stakeholder.email).in_(emails[start:start + 500]), ours)
+    )}  # fmt: skip
+    for line, row in chunk:
+        if row.email in seen or row.email in added:
+            where = f"line {seen[row.email]}" if row.email in seen else "an earlier line"
+            raise ConsultError(f"{source}:{line}: e-mail {row.email} already on {where} (nothing was imported)")
+        seen[row.email] = line
+    if not writing:
+        return total
+    report = _apply(session=session, rows=[row for _, row in chunk], now=now)
+    return ImportReport(created=total.created + report.created, updated=total.updated + report.updated,
+                        unchanged=total.unchanged + report.unchanged)  # fmt: skip
+
+
+def _apply(*, session: Session, rows: list[StakeholderCreate], now: datetime) -> ImportReport:
     existing = _existing(session=session, emails=[r.email for r in rows])
     new, updated, unchanged = [], 0, 0
     for row in rows:
@@ -138,9 +224,24 @@ def import_stakeholders(
             unchanged += 1
     if new:
         session.execute(insert(Stakeholder), new)
-    report = ImportReport(created=len(new), updated=updated, unchanged=unchanged)
-    session.add(RegistryEntry(action="import", actor=actor, at=now, details={"source": source, "created": len(new),
-                              "updated": updated, "unchanged": unchanged}))  # fmt: skip
+    session.flush()  # written: the identity map holds them weakly now, so each chunk is let go
+    return ImportReport(created=len(new), updated=updated, unchanged=unchanged)
+
+
+def _logged(*, session: Session, report: ImportReport, now: datetime, actor: str, source: str) -> ImportReport:
+    session.add(
+        RegistryEntry(
+            action="import",
+            actor=actor,
+            at=now,
+            details={
+                "source": source,
+                "created": report.created,
+                "updated": report.updated,
+                "unchanged": report.unchanged,
+            },
+        )
+    )
     session.flush()
     return report
 
@@ -151,15 +252,26 @@ def list_stakeholders(*, session: Session) -> list[Stakeholder]:
 
 def reachable(*, session: Session, audience: Audience | None = None) -> list[Stakeholder]:
     """Those mail may go to: not opted out, not bounced, and in the audience if one is given."""
+    return [s for batch in reachable_batches(session=session, audience=audience) for s in batch]
+
+
+def reachable_batches(*, session: Session, audience: Audience | None = None,
+                      size: int = 5000) -> Iterator[list[Stakeholder]]:  # fmt: skip
+    """`reachable`, `size` at a time in id order (keyset paging): a fan-out to a registry of
+    a million addresses holds one batch, not the registry."""
     query = select(Stakeholder).where(col(Stakeholder.opted_out).is_(False), col(Stakeholder.bounced).is_(False))
     if audience is not None and audience.categories:
         query = query.where(col(Stakeholder.category).in_(audience.categories))
     if audience is not None and audience.countries:
         query = query.where(col(Stakeholder.country).in_(audience.countries))
-    found = list(session.exec(query.order_by(col(Stakeholder.id))))
-    if audience is not None and audience.lists:
-        found = [s for s in found if set(audience.lists) & set(s.lists or ())]
-    return found
+    after = 0
+    while batch := list(session.exec(query.where(col(Stakeholder.id) > after).order_by(col(Stakeholder.id))
+                                     .limit(size))):  # fmt: skip
+        after = batch[-1].id or after
+        if audience is not None and audience.lists:
+            yield [s for s in batch if set(audience.lists) & set(s.lists or ())]
+        else:
+            yield batch
 
 
 def audience_of(c: Consultation) -> Audience | None:

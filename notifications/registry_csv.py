@@ -16,6 +16,8 @@ import codecs
 import csv
 import io
 import unicodedata
+from pathlib import Path
+from typing import IO, TextIO
 
 from states.errors import ConsultError
 
@@ -126,7 +128,55 @@ def rows(data: bytes, source: str) -> tuple[csv.DictReader, str]:
     if not text.strip():
         raise ConsultError(f"{source}: the file is empty; the first line names the columns "
                            f"({', '.join(REQUIRED + OPTIONAL)})")  # fmt: skip
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter(text))
+    return _mapped(csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter(text)), source), encoding
+
+
+def stream(path: Path, source: str) -> tuple[csv.DictReader, TextIO]:
+    """As `rows`, over an open file read as it goes (a registry of a million addresses is
+    never held in memory); the caller closes the file. The encoding is decided by the same
+    rules: a BOM, else UTF-8 if the whole file is (checked by a streaming pass), else cp1252."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(4096)
+            if head.startswith(tuple(_MAGIC)):
+                decode(head, source)  # raises, saying what the file seems to be
+            encoding = _encoding_of(f, head, source)
+    except FileNotFoundError:
+        raise ConsultError(f"{source}: no such file") from None
+    except OSError as exc:
+        raise ConsultError(f"{source}: cannot read: {exc.strerror}") from None
+    text = path.open(encoding=encoding, newline="", errors="strict")
+    try:
+        first = text.readline()
+        if not first.strip():
+            raise ConsultError(f"{source}: the file is empty; the first line names the columns "
+                               f"({', '.join(REQUIRED + OPTIONAL)})")  # fmt: skip
+        text.seek(0)
+        return _mapped(csv.DictReader(text, delimiter=delimiter(first)), source), text
+    except BaseException:
+        text.close()
+        raise
+
+
+def _encoding_of(f: IO[bytes], head: bytes, source: str) -> str:
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if b"\x00" in head:
+        raise ConsultError(f"{source}: this is not a text file (it holds NUL bytes): save it as “CSV UTF-8”")
+    check = codecs.getincrementaldecoder("utf-8")()
+    try:
+        check.decode(head)
+        while block := f.read(1 << 20):
+            check.decode(block)
+        check.decode(b"", final=True)
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "cp1252"
+
+
+def _mapped(reader: csv.DictReader, source: str) -> csv.DictReader:
     given = reader.fieldnames or []
     mapped = [column_of(h) for h in given]
     unknown = [h for h, m in zip(given, mapped, strict=True) if m is None and h.strip()]
@@ -141,4 +191,4 @@ def rows(data: bytes, source: str) -> tuple[csv.DictReader, str]:
         raise ConsultError(f"{source}:1: missing column(s) {', '.join(missing)}; the first line has "
                            f"{', '.join(repr(h) for h in given)}")  # fmt: skip
     reader.fieldnames = [m or f"_ignored_{n}" for n, m in enumerate(mapped)]
-    return reader, encoding
+    return reader

@@ -30,9 +30,22 @@ _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
 def _no_nul(value: Any, where: str = "") -> None:
     """A NUL character is never text anyone typed, and PostgreSQL refuses it in a text
-    column (a 500 otherwise): refused wherever it hides, nested lists and tables included."""
+    column (a 500 otherwise): refused wherever it hides, nested lists and tables included.
+    (Where it hides is worked out only when it is there: an import checks millions.)"""
+    if not _has_nul(value):
+        return
     if isinstance(value, str):
         if "\x00" in value:
             raise ValueError(f"{where or 'a field'} contains a NUL character")

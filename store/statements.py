@@ -44,8 +44,24 @@ def insert_rows(*, connection: Connection, table: Table, columns: tuple[str, ...
     mark = placeholder(dialect)
     marks = [f"{mark}::json" if dialect.name == "postgresql" and isinstance(table.c[c].type, JSON) else mark
              for c in columns]  # fmt: skip
+    if dialect.name == "postgresql":  # COPY: the bulk path of PostgreSQL, several times an INSERT's rate
+        _copy(connection=connection, sql=f"COPY {table.name} ({', '.join(columns)}) FROM STDIN", rows=rows)
+        return
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(marks)})"
     driver_executemany(connection=connection, sql=sql, rows=rows)
+
+
+def _copy(*, connection: Connection, sql: str, rows: list[tuple]) -> None:
+    dbapi = connection.dialect.loaded_dbapi
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, dbapi.Error, dialect=connection.dialect) from exc
+    finally:
+        cursor.close()
 
 
 def placeholder(dialect: Dialect) -> str:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import secrets
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import and_
+from sqlalchemy import and_, func, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -19,7 +19,7 @@ from states.errors import Conflict, ConsultError, NotFound
 from states.guards import accepting_responses
 from states.timing import zone
 from store import consultations as repo
-from store import respondents
+from store import references, respondents
 from store.attachments import stored_name
 from store.consultations import plan_of
 from store.models import Answer, SubmissionCreate
@@ -111,7 +111,7 @@ def submit(
     digest = content_hash(data)
     token, link_digest = respondents.new_link()
     values: dict[str, Any] = {
-        "consultation_id": c.id, "reference": f"R-{secrets.token_hex(5).upper()}",
+        "consultation_id": c.id, "reference": references.draw(session=session, count=1)[0],
         **data.model_dump(exclude={"answers"}), "answers": [a.model_dump() for a in data.answers],
         "attachment_name": attachment_name, "attachment_path": attachment_path,
         "channel": channel, "published": True, "content_hash": digest, "received_at": now,
@@ -223,89 +223,134 @@ def import_many(
     *, session: Session, consultation: Consultation, rows: list[SubmissionCreate], now: datetime,
     files: dict[int, ImportedFile] | None = None, attachments: Path | None = None,
 ) -> tuple[int, int]:  # fmt: skip
-    """Responses received by mail or on paper, keyed in later: accepted until the compilation
-    is published (open, closed, or compiled as a draft: the processing window), checked like
-    the form, inserted in bulk. A row's own `received_at` (ImportedResponse) is kept; it
-    must not be after the deadline — these are contributions received on time. `files`
-    (by row index) are written under `attachments` for the new rows only, and removed
-    again if the insert fails. Returns (new, already there)."""
-    c = consultation
-    if Stage(c.stage) not in IMPORTABLE:
-        raise NotAccepting(
-            f"responses can be imported until the compilation is published (open, closed or compiled); "
-            f"{c.slug!r} is {c.stage}"
-        )
+    """A few responses received by mail or on paper, keyed in (the staff form): one chunk of
+    an Importer. Returns (new, already there); the caller commits, or rolls back."""
+    importer = Importer(session=session, consultation=consultation, now=now, attachments=attachments)
     files = files or {}
-    existing = {
-        email: digest
-        for email, digest in session.exec(
-            select(Submission.email, Submission.content_hash).where(Submission.consultation_id == c.id)
-        )
-    }
-    table = Submission.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect
-    stamped_now = bound_value(table.c.received_at, now, dialect)
-    published = bound_value(table.c.published, True, dialect)
-    confirmer = bound_value(table.c.confirmed_by, "import", dialect)
-    references = iter(_references(len(rows)))
-    seen: set[str] = set()
-    new: list[tuple] = []
-    to_write: list[tuple[str, bytes]] = []
-    same = 0
-    consultation_id = c.id
-    for n, data in enumerate(rows, start=1):
-        if data.email in seen:
-            raise AlreadyResponded(f"response {n}: {data.email} appears twice in the file (nothing was imported)")
-        seen.add(data.email)
-        digest = content_hash(data)
-        if data.email in existing:
-            if existing[data.email] != digest:
-                raise AlreadyResponded(f"response {n}: a different response from {data.email} is already recorded")
-            same += 1
-            continue
-        received_at = stamped_now
-        when: datetime | None = getattr(data, "received_at", None)
-        if when is not None:
-            _check_received(n, when, consultation=c, now=now)
-            received_at = bound_value(table.c.received_at, when, dialect)
-        name = path = None
-        if (file := files.get(n - 1)) is not None:
-            name, path = file.name[:200], stored_name(file.kind)
-            to_write.append((path, file.data))
-        new.append((consultation_id, next(references), data.name, data.organisation, data.category, data.country,
-                    data.email, data.language, data.summary, _ANSWERS.dump_json(data.answers).decode(), "import",
-                    published, digest, received_at, name, path, data.publication, received_at, confirmer))  # fmt: skip
-    written = _write_files(attachments, to_write)
-    for attempt in range(1, REFERENCE_TRIES + 1):
-        try:
-            with session.begin_nested():  # a failed insert leaves the caller's transaction as it was
-                insert_rows(connection=session.connection(), table=table, columns=_IMPORT_COLUMNS, rows=new)
-            break
-        except IntegrityError:
-            cause = _collision(session=session, consultation_id=consultation_id, rows=new)
-            if cause == "reference" and attempt < REFERENCE_TRIES:
-                # References are 40 random bits: at a million rows two of them meet about one
-                # import in three (the birthday bound). Draw the file's references again.
-                fresh = iter(_references(len(new)))
-                new = [(row[0], next(fresh), *row[2:]) for row in new]
+    try:
+        importer.add([(n, data, files.get(n - 1)) for n, data in enumerate(rows, start=1)])
+    except BaseException:
+        importer.discard_files()
+        raise
+    return importer.created, importer.same
+
+
+class Importer:
+    """Responses received by mail or on paper, stored chunk by chunk in the caller's one
+    transaction (all or nothing: the caller commits, or rolls back and calls
+    `discard_files`). Accepted until the compilation is published (open, closed, or
+    compiled as a draft: the processing window), checked like the form. A row's own
+    `received_at` (ImportedResponse) is kept; it must not be after the deadline — these are
+    contributions received on time.
+
+    Memory stays flat whatever the file's size: each chunk's addresses are looked up in the
+    database (an index), not held in a set of every address seen. A row already stored by
+    this import (an id above the highest before it, channel "import") is the same address
+    twice in the file; one stored before is either the same response (counted, skipped) or
+    a different one (refused)."""
+
+    def __init__(self, *, session: Session, consultation: Consultation, now: datetime,
+                 attachments: Path | None = None) -> None:  # fmt: skip
+        c = consultation
+        if Stage(c.stage) not in IMPORTABLE:
+            raise NotAccepting(
+                f"responses can be imported until the compilation is published (open, closed or compiled); "
+                f"{c.slug!r} is {c.stage}"
+            )
+        self.session, self.consultation, self.now, self.attachments = session, c, now, attachments
+        self.created = self.same = 0
+        self.written: list[Path] = []
+        self._before = session.exec(select(func.max(Submission.id))).one() or 0
+        table = Submission.__table__  # type: ignore[attr-defined]
+        dialect = session.get_bind().dialect
+        self._table, self._dialect = table, dialect
+        self._stamped_now = bound_value(table.c.received_at, now, dialect)
+        self._published = bound_value(table.c.published, True, dialect)
+        self._confirmer = bound_value(table.c.confirmed_by, "import", dialect)
+
+    def add(self, rows: list[tuple[int, SubmissionCreate, ImportedFile | None]]) -> None:
+        """One chunk: (its number in the file, the response, its file if any) each."""
+        c, session, table = self.consultation, self.session, self._table
+        found = {row.email: row for row in _stored(session, c.id, [data.email for _, data, _ in rows])}
+        seen: set[str] = set()
+        new: list[tuple] = []
+        to_write: list[tuple[str, bytes]] = []
+        for n, data, file in rows:
+            earlier = found.get(data.email)
+            this_import = earlier is not None and earlier.id > self._before and earlier.channel == "import"
+            if data.email in seen or this_import:
+                raise AlreadyResponded(f"response {n}: {data.email} appears twice in the file (nothing was imported)")
+            seen.add(data.email)
+            digest = content_hash(data)
+            if earlier is not None:
+                if earlier.content_hash != digest:
+                    raise AlreadyResponded(f"response {n}: a different response from {data.email} is already recorded")
+                self.same += 1
                 continue
-            session.rollback()
-            for stale in written:
-                stale.unlink(missing_ok=True)
-            if cause == "email":
-                raise AlreadyResponded("a response from one of these addresses arrived through the web during the "
-                                       "import; nothing was imported, run it again") from None  # fmt: skip
-            raise ConsultError(f"the import's response references collided {REFERENCE_TRIES} times; nothing was "
-                               "imported, run it again") from None  # fmt: skip
-    return len(new), same
+            received_at = self._stamped_now
+            when: datetime | None = getattr(data, "received_at", None)
+            if when is not None:
+                _check_received(n, when, consultation=c, now=self.now)
+                received_at = bound_value(table.c.received_at, when, self._dialect)
+            name = path = None
+            if file is not None:
+                name, path = file.name[:200], stored_name(file.kind)
+                to_write.append((path, file.data))
+            new.append((c.id, "", data.name, data.organisation, data.category, data.country, data.email,
+                        data.language, data.summary, _ANSWERS.dump_json(data.answers).decode(), "import",
+                        self._published, digest, received_at, name, path, data.publication, received_at,
+                        self._confirmer))  # fmt: skip
+        self.written += _write_files(self.attachments, to_write)
+        self._insert(new)
+        self.created += len(new)
+
+    def _insert(self, new: list[tuple]) -> None:
+        session = self.session
+        for attempt in range(1, REFERENCE_TRIES + 1):
+            fresh = iter(_references(session, len(new)))
+            new = [(row[0], next(fresh), *row[2:]) for row in new]
+            try:
+                with session.begin_nested():  # a failed chunk leaves the transaction as it was
+                    insert_rows(connection=session.connection(), table=self._table, columns=_IMPORT_COLUMNS,
+                                rows=new)  # fmt: skip
+                return
+            except IntegrityError:
+                cause = _collision(session=session, consultation_id=self.consultation.id, rows=new)
+                if cause == "reference" and attempt < REFERENCE_TRIES:
+                    # New references are unique by construction (store/references.py); one
+                    # can still meet a random reference written before that: draw again.
+                    continue
+                if cause == "email":
+                    raise AlreadyResponded("a response from one of these addresses arrived through the web during "
+                                           "the import; nothing was imported, run it again") from None  # fmt: skip
+                raise ConsultError(f"the import's response references collided {REFERENCE_TRIES} times with "
+                                   "references already stored; nothing was imported") from None  # fmt: skip
+
+    def discard_files(self) -> None:
+        """The attachments this import wrote, removed (its transaction is rolled back)."""
+        for stale in self.written:
+            stale.unlink(missing_ok=True)
+        self.written = []
 
 
 REFERENCE_TRIES = 3
 
 
+def _stored(session: Session, consultation_id: int | None, emails: list[str]) -> list[Any]:
+    """(id, email, content_hash, channel) of the consultation's responses from these
+    addresses: the whole list as one parameter (a JSON array on SQLite, an array on
+    PostgreSQL), not thousands of bound values compiled for each chunk of an import."""
+    columns = "id, email, content_hash, channel FROM submission WHERE consultation_id = :c AND email"
+    if session.get_bind().dialect.name == "postgresql":
+        sql = text(f"SELECT {columns} = ANY(:emails)").bindparams(emails=emails)
+    else:
+        sql = text(f"SELECT {columns} IN (SELECT value FROM json_each(:emails))").bindparams(emails=json.dumps(emails))
+    return list(session.execute(sql.bindparams(c=consultation_id)))
+
+
 def _collision(*, session: Session, consultation_id: int | None, rows: list[tuple]) -> str:
     """What an import's unique-key failure collided on: an address that answered through the
-    web meanwhile ("email"), or a response reference drawn twice ("reference")."""
+    web meanwhile ("email"), or a response reference already taken ("reference")."""
     emails = [row[6] for row in rows]
     for start in range(0, len(emails), 1000):
         taken = session.exec(select(Submission.id).where(
@@ -352,8 +397,5 @@ _IMPORT_COLUMNS = ("consultation_id", "reference", "name", "organisation", "cate
 _ANSWERS = TypeAdapter(list[Answer])
 
 
-def _references(count: int) -> list[str]:
-    """`count` fresh references from one draw of random bytes (a draw per row costs more
-    than storing it)."""
-    raw = secrets.token_bytes(5 * count).hex().upper()
-    return [f"R-{raw[i : i + 10]}" for i in range(0, 10 * count, 10)]
+def _references(session: Session, count: int) -> list[str]:
+    return references.draw(session=session, count=count)

@@ -149,38 +149,44 @@ def test_import_refuses_bad_files_and_late_or_naive_times(session: Session, tmp_
     assert not (tmp_path / "attachments").exists() or not any((tmp_path / "attachments").iterdir())
 
 
-def test_references_drawn_twice_are_drawn_again_and_a_web_race_is_named(
+def test_references_are_unique_by_construction_and_a_stored_one_met_is_drawn_again(
     session: Session, tmp_path: Path, monkeypatch
 ) -> None:
-    """References are 40 random bits: at a million rows two meet about one import in three
-    (the birthday bound), and that failure was reported as "an address arrived during the
-    import". A reference collision now draws the file's references again; an address taken
-    meanwhile is named as such. Collisions are forced here: at test scale they never occur."""
-    from store import submissions
+    """References were 40 random bits: at a million rows two met about one import in three
+    (the birthday bound), reported as "an address arrived during the import". They are now
+    numbers from a counter through a keyed permutation (store/references.py): distinct by
+    construction. One can still meet a random reference written before that scheme — the
+    chunk draws again; three times in a row says so."""
+    from store import references, submissions
 
+    numbers = [references.permute(n, (7, 11, 13, 17)) for n in range(1 << 16)]
+    assert len(set(numbers)) == 1 << 16 and max(numbers) < references.SPACE  # a bijection: no two alike
     c = consultation_in(session, Stage.OPEN, slug="imp-refs")
+    drawn = references.draw(session=session, count=3) + references.draw(session=session, count=2)
+    assert len(set(drawn)) == 5 and all(len(r) == 12 and r.startswith("R-") for r in drawn)
     real = submissions._references
     draws: list[int] = []
 
-    def colliding(count: int) -> list[str]:
+    def colliding(session: Session, count: int) -> list[str]:
         draws.append(count)
-        return ["R-0000000000"] * count if len(draws) == 1 else real(count)
+        return [drawn[0]] * count if len(draws) == 1 else real(session, count)
 
+    session.add(Submission(consultation_id=c.id, reference=drawn[0], name="Legacy", category="other", country="CH",
+                           email="legacy@example.org", language="en", summary="s", answers=[], channel="web",
+                           content_hash="h", received_at=NOW))  # fmt: skip
+    session.flush()
     monkeypatch.setattr(submissions, "_references", colliding)
     path = _jsonl(tmp_path, [_record(i) for i in range(3)])
     assert import_file(session=session, consultation=c, path=path, now=NOW) == (3, 0)
     session.commit()
     rows = session.exec(select(Submission).where(Submission.consultation_id == c.id)).all()
-    assert (
-        len(draws) == 2 and len({r.reference for r in rows}) == 3 and "R-0000000000" not in {r.reference for r in rows}
-    )
+    assert len(draws) == 2 and len({r.reference for r in rows}) == 4
 
-    monkeypatch.setattr(submissions, "_references", lambda count: ["R-0000000000"] * count)
+    monkeypatch.setattr(submissions, "_references", lambda session, count: [drawn[0]] * count)
     always = _jsonl(tmp_path, [_record(i) for i in range(10, 12)], name="again.jsonl")
-    with pytest.raises(ConsultError, match="references collided 3 times; nothing was imported"):
+    with pytest.raises(ConsultError, match="references collided 3 times with references already stored"):
         import_file(session=session, consultation=c, path=always, now=NOW)
-    session.rollback()
-    assert session.exec(select(Submission).where(Submission.consultation_id == c.id)).all().__len__() == 3
+    assert len(session.exec(select(Submission).where(Submission.consultation_id == c.id)).all()) == 4
 
 
 def test_an_address_that_answers_through_the_web_during_an_import_is_named(
@@ -199,4 +205,48 @@ def test_an_address_that_answers_through_the_web_during_an_import_is_named(
     monkeypatch.setattr(submissions, "_write_files", web_meanwhile)
     path = _jsonl(tmp_path, [_record(i) for i in range(19, 22)])
     with pytest.raises(AlreadyResponded, match="arrived through the web during the import; nothing was imported"):
+        import_file(session=session, consultation=c, path=path, now=NOW)
+
+
+def test_a_file_is_streamed_in_chunks_and_a_late_bad_record_leaves_nothing(
+    session: Session, tmp_path: Path, monkeypatch
+) -> None:
+    """The import reads, checks and inserts a chunk at a time (flat memory for a docket of
+    millions), in one transaction: a bad record in a later chunk rolls back the earlier
+    chunks and removes their attachments; an address twice in the file is found across
+    chunks (in the database, not in a set of every address); progress is told per chunk."""
+    from store import response_file
+
+    monkeypatch.setattr(response_file, "CHUNK", 2)
+    c = consultation_in(session, Stage.CLOSED, slug="imp-stream")
+    (tmp_path / "a.pdf").write_bytes(PDF)
+    attachments = tmp_path / "attachments"
+    on_time = "2017-08-18T16:30:00+02:00"
+    good = [_record(i, received_at=on_time, attachment="a.pdf") for i in range(5)]
+    told: list[tuple[int, int]] = []
+    path = _jsonl(tmp_path, good)
+    assert import_file(session=session, consultation=c, path=path, now=NOW.replace(month=8, day=25),
+                       attachments=attachments, progress=lambda n, at: told.append((n, at))) == (5, 0)  # fmt: skip
+    assert [n for n, _ in told] == [2, 4, 5] and told[-1][1] == path.stat().st_size
+    session.rollback()  # not committed: nothing of it stays
+    for f in attachments.iterdir():
+        f.unlink()
+
+    late_bad = _jsonl(tmp_path, [*good, _record(9, email="not-an-address")], name="late.jsonl")
+    with pytest.raises(ConsultError, match=r"late.jsonl:6: field 'email'"):
+        import_file(session=session, consultation=c, path=late_bad, now=NOW.replace(month=8, day=25),
+                    attachments=attachments)  # fmt: skip
+    assert session.exec(select(Submission)).all() == [] and not any(attachments.iterdir())
+
+    twice = _jsonl(tmp_path, [_record(1), _record(2), _record(3), _record(1, summary="again")], name="twice.jsonl")
+    with pytest.raises(AlreadyResponded, match="response 4: person.1@example.org appears twice in the file"):
+        import_file(session=session, consultation=c, path=twice, now=NOW)
+    assert session.exec(select(Submission)).all() == []
+
+
+def test_a_byte_that_is_not_utf8_is_named_by_its_line(session: Session, tmp_path: Path) -> None:
+    c = consultation_in(session, Stage.OPEN, slug="imp-bytes")
+    path = tmp_path / "latin.jsonl"
+    path.write_bytes(json.dumps(_record(1)).encode() + b"\n" + json.dumps(_record(2)).encode()[:-3] + b'\xe9"}\n')
+    with pytest.raises(ConsultError, match=r"latin.jsonl:2: not UTF-8 text .*nothing was imported"):
         import_file(session=session, consultation=c, path=path, now=NOW)

@@ -108,3 +108,35 @@ def test_tick_with_work_says_what_it_waits_for_and_leaves_nothing(
     assert "prefect: waiting for the temporary server" in done.stderr
     assert "c-0: open → closed (close-submissions)" in done.stdout
     assert _survivors(token) == []
+
+
+def test_serve_with_web_workers_answers_from_each_and_stops_them_all(
+    sqlite_url: str, session: Session, tmp_path: Path
+) -> None:
+    """`consult serve --workers 2`: the app in two uvicorn worker processes (each built from
+    the environment `serve` prepared), the clock in serve's own; SIGTERM stops every one."""
+    import urllib.request
+
+    open_consultations(session, 1)
+    token, log, port = uuid.uuid4().hex, tmp_path / "serve.log", free_port()
+    with log.open("ab") as out:
+        proc = subprocess.Popen([CONSULT, "serve", "--no-clock", "--workers", "2", "--port", str(port), "--demo"],
+                                env=_env(sqlite_url, tmp_path, token), stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # fmt: skip
+    try:
+        _wait_for(log, "dashboard: http://")
+        deadline, pages = time.monotonic() + 60, []
+        while time.monotonic() < deadline and len(pages) < 20:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/board", timeout=5) as answer:
+                    pages.append(answer.read().decode())
+            except OSError:
+                time.sleep(0.25)
+        assert len(pages) == 20 and all('data-slug="c-0"' in page for page in pages)
+        assert len(marked(token, exclude=set())) >= 3  # serve, and its two workers
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert _survivors(token) == []

@@ -232,6 +232,44 @@ def test_registry_import_takes_what_excel_writes(session: Session, tmp_path: Pat
     assert log[0].action == "import" and log[0].details["created"] == 3 and log[0].actor == "staff:ed"
 
 
+def test_registry_file_streamed_in_chunks_as_excel_wrote_it(session: Session, tmp_path: Path, monkeypatch) -> None:
+    """`consult stakeholders import` streams the file (a registry of a million addresses in
+    flat memory): the same encodings and headers as a preview, every record checked before
+    anything stays, an address twice in the file found across chunks, progress per chunk."""
+    monkeypatch.setattr(registry, "CHUNK", 2)
+    told: list[int] = []
+    report = registry.import_file(session=session, path=DATA / "stakeholders-excel-cp1252.csv", now=NOW,
+                                  actor="staff:ed", progress=lambda n, at: told.append(n))  # fmt: skip
+    assert (report.created, report.updated, report.unchanged, told) == (3, 0, 0, [2])
+    session.commit()
+    people = {p.email: p for p in registry.list_stakeholders(session=session)}
+    assert people["juergen@example.de"].name == "Jürgen Groß"
+    assert registry.history(session=session)[0].actor == "staff:ed"
+
+    utf16 = tmp_path / "unicode.txt"
+    utf16.write_bytes("Name\tEmail address\tCategory\nمحمد\tm@example.eg\tother\nJürgen\tjuergen@example.de\tacademia\n"
+                      .encode("utf-16"))  # fmt: skip
+    report = registry.import_file(session=session, path=utf16, now=NOW)
+    assert (report.created, report.updated) == (1, 1)  # Jürgen's name changed
+    session.rollback()
+
+    twice = tmp_path / "twice.csv"
+    twice.write_text("name,email,category\nA,a@example.org,other\nB,b@example.org,other\nC,c@example.org,other\n"
+                     "A again,a@example.org,other\n", encoding="utf-8")  # fmt: skip
+    with pytest.raises(ConsultError, match=r"twice.csv:5: e-mail a@example.org already on an earlier line"):
+        registry.import_file(session=session, path=twice, now=NOW)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,email,category\nA,a@example.org,other\nB,b@example.org,other\nC,nope,other\n"
+                   "D,d@example.org,martian\n", encoding="utf-8")  # fmt: skip
+    with pytest.raises(ConsultError, match=r"bad.csv:4: .*email.* \(and 1 more bad row\(s\); nothing was imported\)"):
+        registry.import_file(session=session, path=bad, now=NOW)
+    assert {p.email for p in registry.list_stakeholders(session=session)} == set(people)  # nothing of either stayed
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("name;e-mail;category\nHélène;h@example.fr;other\n".encode("cp1252"))
+    assert registry.import_file(session=session, path=latin, now=NOW).created == 1
+    assert registry.search(session=session, wanted=registry.RegistryFilter(q="Hélène"))[0][0].email == "h@example.fr"
+
+
 def test_resubscribe_needs_a_reason_and_is_logged(session: Session) -> None:
     rows = registry.read_csv(DATA / "stakeholders-excel-cp1252.csv")
     registry.import_stakeholders(session=session, rows=rows, now=NOW)

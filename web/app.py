@@ -46,6 +46,18 @@ def _secret_key(settings: Settings) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
+SERVED_DEMO = "CONSULT_SERVED_DEMO"  # set by `consult serve --demo --workers N` for its worker processes
+
+
+def served_app() -> FastAPI:
+    """The app of one worker process of `consult serve --workers N` (uvicorn's factory):
+    its settings from the environment `serve` prepared, the same in every worker; the
+    clock and the mail catcher stay in `serve`'s own process."""
+    import os
+
+    return create_app(Settings.from_env(), demo=os.environ.get(SERVED_DEMO) == "1", watch_clock=True)
+
+
 def create_app(
     settings: Settings, *, engine: Engine | None = None, rate_limit: int = 30, demo: bool = False,
     watch_clock: bool = False,

@@ -1,0 +1,187 @@
+"""HTTP submissions on PostgreSQL, with one and two web worker processes.
+
+Our endpoint (`consult serve --workers N`'s app: validate, deduplicate, store, queue the
+receipt mail, one transaction) vs a bare FastAPI endpoint doing the same INSERT, both
+served by uvicorn with the same number of worker processes, against the same throwaway
+PostgreSQL cluster; a load generator in this process with 32 connections. Then a burst:
+10,000 submissions from 64 connections as fast as they go, and a count afterwards —
+every response stored once, every receipt queued once. Everything (PostgreSQL, servers,
+load) shares this machine's 2 cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+
+from bench.common import median
+from notifications.catcher import free_port
+
+N = 3000
+CONCURRENCY = 32
+BURST, BURST_CONNECTIONS = 10_000, 64
+ROUNDS = 3
+NOW = datetime(2017, 7, 1, 10, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def ours_app():
+    from config import MailSettings, Settings
+    from web.app import create_app
+
+    settings = Settings(database_url=os.environ["BENCH_DATABASE_URL"], now=NOW, secret_key="bench",
+                        data_dir=Path(os.environ["BENCH_DATA_DIR"]), mail=MailSettings())  # fmt: skip
+    return create_app(settings, rate_limit=10**9)
+
+
+def bare_app():
+    import json
+    import secrets
+
+    from fastapi import Body, FastAPI
+
+    from store.db import make_engine
+
+    engine = make_engine(os.environ["BENCH_DATABASE_URL"])
+    app = FastAPI()
+
+    @app.post("/api/consultations/{ref}/submissions", status_code=201)
+    def bare(ref: str, payload: dict = Body()) -> dict:  # noqa: B008
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO submission (consultation_id, reference, name, organisation, category, country, email,"
+                     " language, summary, answers, channel, published, content_hash, received_at) VALUES (1, :ref,"
+                     " :name, :org, :cat, :country, :email, :lang, :summary, :answers, 'api', true, '', :at)"),
+                {"ref": f"R-{secrets.token_hex(5)}", "name": payload["name"], "org": payload.get("organisation"),
+                 "cat": payload["category"], "country": payload["country"], "email": payload["email"],
+                 "lang": payload["language"], "summary": payload["summary"], "answers": json.dumps(payload["answers"]),
+                 "at": NOW},
+            )  # fmt: skip
+        return {"ok": True}
+
+    return app
+
+
+def _serve(factory: str, url: str, folder: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    sys.path.insert(0, str(ROOT))
+    os.environ.update({"BENCH_DATABASE_URL": url, "BENCH_DATA_DIR": folder})
+    uvicorn.run(f"bench.http_postgres:{factory}", factory=True, workers=workers, host="127.0.0.1", port=port,
+                log_level="error")  # fmt: skip
+
+
+async def _load(port: int, tag: str, count: int, connections: int) -> tuple[float, list[float], dict[int, int]]:
+    latencies: list[float] = []
+    codes: dict[int, int] = {}
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(count):
+        queue.put_nowait(i)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60,
+                                 limits=httpx.Limits(max_connections=connections)) as client:  # fmt: skip
+
+        async def worker() -> None:
+            while not queue.empty():
+                i = queue.get_nowait()
+                body = {"name": f"Person {i}", "organisation": "Org", "category": "other", "country": "CH",
+                        "email": f"{tag}-{i}@bench.example", "language": ("en", "fr", "ar")[i % 3],
+                        "summary": "A short summary.",
+                        "answers": [{"question": 1, "text": "An answer. " * 20}]}  # fmt: skip
+                start = time.perf_counter()
+                try:
+                    response = await client.post("/api/consultations/ott-2017/submissions", json=body)
+                    code = response.status_code
+                except httpx.HTTPError:
+                    code = 0
+                latencies.append(time.perf_counter() - start)
+                codes[code] = codes.get(code, 0) + 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        return time.perf_counter() - start, latencies, codes
+
+
+def _measure(factory: str, url: str, folder: str, workers: int, tag: str, count: int = N,
+             connections: int = CONCURRENCY) -> tuple[float, float, int]:  # fmt: skip
+    port = free_port()
+    server = multiprocessing.get_context("spawn").Process(target=_serve, args=(factory, url, folder, port, workers))
+    server.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    try:
+        seconds, latencies, codes = asyncio.run(_load(port, tag, count, connections))
+    finally:
+        server.terminate()
+        server.join(20)
+    p95 = statistics.quantiles(latencies, n=20)[18] * 1e3
+    return count / seconds, p95, sum(n for code, n in codes.items() if code != 201)
+
+
+def run() -> dict:
+    import tempfile
+
+    sys.path.insert(0, str(ROOT))
+    from bench.common import ott_consultation
+    from store.db import make_engine, upgrade
+    from tests.postgres import Cluster
+
+    cluster = Cluster().start()
+    folder = tempfile.mkdtemp(prefix="consult-bench-httppg-")
+    try:
+        url = cluster.url("postgres")
+        engine = make_engine(url)
+        upgrade(engine)
+        ott_consultation(engine, now=NOW, open_it=True)
+        engine.dispose()
+        result: dict[str, object] = {"requests per round": N, "connections": CONCURRENCY, "rounds": ROUNDS}
+        rates: dict[tuple[str, int], list[float]] = {}
+        for workers in (1, 2):
+            p95s, errors, ratios = [], 0, []
+            for round_ in range(ROUNDS):
+                bare, _, bad = _measure("bare_app", url, folder, workers, f"b{workers}-{round_}")
+                ours, p95, worse = _measure("ours_app", url, folder, workers, f"o{workers}-{round_}")
+                rates.setdefault(("bare", workers), []).append(bare)
+                rates.setdefault(("ours", workers), []).append(ours)
+                ratios.append(ours / bare)
+                p95s.append(p95)
+                errors += bad + worse
+            result[f"{workers} worker(s): bare req/s (median)"] = round(median(rates[("bare", workers)]))
+            result[f"{workers} worker(s): ours req/s (median)"] = round(median(rates[("ours", workers)]))
+            result[f"{workers} worker(s): ratio (median of per-round ratios)"] = round(median(ratios), 3)
+            result[f"{workers} worker(s): ours p95 ms (median)"] = round(median(p95s), 1)
+            result[f"{workers} worker(s): non-201 answers"] = errors
+        for kind in ("bare", "ours"):
+            growth = median(rates[(kind, 2)]) / median(rates[(kind, 1)])
+            result[f"{kind}: req/s with 2 workers ÷ 1"] = round(growth, 2)
+        rate, p95, errors = _measure("ours_app", url, folder, 2, "burst", BURST, BURST_CONNECTIONS)
+        check = create_engine(url)
+        with check.connect() as conn:
+            stored = conn.execute(text("SELECT count(*) FROM submission WHERE email LIKE 'burst-%'")).scalar_one()
+            receipts = conn.execute(text("SELECT count(*), count(DISTINCT purpose) FROM outbox_message "
+                                         "WHERE recipient_email LIKE 'burst-%'")).one()  # fmt: skip
+        check.dispose()
+        result[f"burst: {BURST:,} from {BURST_CONNECTIONS} connections, 2 workers: seconds"] = round(BURST / rate, 1)
+        result["burst: req/s / p95 ms / non-201"] = f"{rate:.0f} / {p95:.0f} / {errors}"
+        result["burst: stored / receipts queued / distinct receipts"] = f"{stored} / {receipts[0]} / {receipts[1]}"
+        result["target"] = "ratio ≥ 0.70, p95 < 100 ms, 0 errors; burst: all stored, one receipt each"
+        return result
+    finally:
+        cluster.stop()
+
+
+if __name__ == "__main__":
+    print(run())
