@@ -12,9 +12,10 @@ load) shares this machine's 2 cores.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -71,15 +72,6 @@ def bare_app():
     return app
 
 
-def _serve(factory: str, url: str, folder: str, port: int, workers: int) -> None:
-    import uvicorn
-
-    sys.path.insert(0, str(ROOT))
-    os.environ.update({"BENCH_DATABASE_URL": url, "BENCH_DATA_DIR": folder})
-    uvicorn.run(f"bench.http_postgres:{factory}", factory=True, workers=workers, host="127.0.0.1", port=port,
-                log_level="error")  # fmt: skip
-
-
 async def _load(port: int, tag: str, count: int, connections: int) -> tuple[float, list[float], dict[int, int]]:
     latencies: list[float] = []
     codes: dict[int, int] = {}
@@ -113,8 +105,12 @@ async def _load(port: int, tag: str, count: int, connections: int) -> tuple[floa
 def _measure(factory: str, url: str, folder: str, workers: int, tag: str, count: int = N,
              connections: int = CONCURRENCY) -> tuple[float, float, int]:  # fmt: skip
     port = free_port()
-    server = multiprocessing.get_context("spawn").Process(target=_serve, args=(factory, url, folder, port, workers))
-    server.start()
+    # uvicorn's own command, as an operator runs it (its workers need a real stdin to inherit)
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", f"bench.http_postgres:{factory}", "--factory",
+                               "--workers", str(workers), "--host", "127.0.0.1", "--port", str(port), "--log-level",
+                               "error"], cwd=ROOT, stdin=subprocess.DEVNULL, start_new_session=True,
+                              env={**os.environ, "BENCH_DATABASE_URL": url, "BENCH_DATA_DIR": folder,
+                                   "PYTHONPATH": str(ROOT)})  # fmt: skip
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -125,8 +121,8 @@ def _measure(factory: str, url: str, folder: str, workers: int, tag: str, count:
     try:
         seconds, latencies, codes = asyncio.run(_load(port, tag, count, connections))
     finally:
-        server.terminate()
-        server.join(20)
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(30)
     p95 = statistics.quantiles(latencies, n=20)[18] * 1e3
     return count / seconds, p95, sum(n for code, n in codes.items() if code != 201)
 
