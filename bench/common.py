@@ -3,6 +3,7 @@ and a scratch database."""
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import statistics
 import tempfile
@@ -10,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 from sqlalchemy import Engine
 
 from store.db import make_engine, upgrade
@@ -92,3 +94,37 @@ def ott_consultation(engine: Engine, *, now, open_it: bool = False) -> None:
         if open_it:
             c.consultation.stage = Stage.OPEN.value
         s.commit()
+
+
+async def post_submissions(
+    port: int, tag: str, count: int, connections: int
+) -> tuple[float, list[float], dict[int, int]]:
+    """`count` submissions to ott-2017 over `connections` connections: (seconds, latencies,
+    answers by status code; 0 for a request that got no answer). The HTTP benches' load."""
+    latencies: list[float] = []
+    codes: dict[int, int] = {}
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(count):
+        queue.put_nowait(i)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60,
+                                 limits=httpx.Limits(max_connections=connections)) as client:  # fmt: skip
+
+        async def worker() -> None:
+            while not queue.empty():
+                i = queue.get_nowait()
+                body = {"name": f"Person {i}", "organisation": "Org", "category": "other", "country": "CH",
+                        "email": f"{tag}-{i}@bench.example", "language": ("en", "fr", "ar")[i % 3],
+                        "summary": "A short summary.",
+                        "answers": [{"question": 1, "text": "An answer. " * 20}]}  # fmt: skip
+                start = time.perf_counter()
+                try:
+                    response = await client.post("/api/consultations/ott-2017/submissions", json=body)
+                    code = response.status_code
+                except httpx.HTTPError:
+                    code = 0
+                latencies.append(time.perf_counter() - start)
+                codes[code] = codes.get(code, 0) + 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        return time.perf_counter() - start, latencies, codes

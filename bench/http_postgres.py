@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, text
 
-from bench.common import median
+from bench.common import median, post_submissions
 from notifications.catcher import free_port
 
 N = 3000
@@ -72,36 +72,6 @@ def bare_app():
     return app
 
 
-async def _load(port: int, tag: str, count: int, connections: int) -> tuple[float, list[float], dict[int, int]]:
-    latencies: list[float] = []
-    codes: dict[int, int] = {}
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(count):
-        queue.put_nowait(i)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60,
-                                 limits=httpx.Limits(max_connections=connections)) as client:  # fmt: skip
-
-        async def worker() -> None:
-            while not queue.empty():
-                i = queue.get_nowait()
-                body = {"name": f"Person {i}", "organisation": "Org", "category": "other", "country": "CH",
-                        "email": f"{tag}-{i}@bench.example", "language": ("en", "fr", "ar")[i % 3],
-                        "summary": "A short summary.",
-                        "answers": [{"question": 1, "text": "An answer. " * 20}]}  # fmt: skip
-                start = time.perf_counter()
-                try:
-                    response = await client.post("/api/consultations/ott-2017/submissions", json=body)
-                    code = response.status_code
-                except httpx.HTTPError:
-                    code = 0
-                latencies.append(time.perf_counter() - start)
-                codes[code] = codes.get(code, 0) + 1
-
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(connections)))
-        return time.perf_counter() - start, latencies, codes
-
-
 def _measure(factory: str, url: str, folder: str, workers: int, tag: str, count: int = N,
              connections: int = CONCURRENCY) -> tuple[float, float, int]:  # fmt: skip
     port = free_port()
@@ -119,7 +89,7 @@ def _measure(factory: str, url: str, folder: str, workers: int, tag: str, count:
         except httpx.HTTPError:
             time.sleep(0.2)
     try:
-        seconds, latencies, codes = asyncio.run(_load(port, tag, count, connections))
+        seconds, latencies, codes = asyncio.run(post_submissions(port, tag, count, connections))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(30)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import median, ott_consultation, scratch_engine
+from bench.common import median, ott_consultation, post_submissions, scratch_engine
 from notifications.catcher import free_port
 
 N = 2000
@@ -75,32 +75,6 @@ def _database() -> tuple[str, str]:
     return url, str(folder)
 
 
-async def _load(port: int, round_: int) -> tuple[float, list[float], dict[int, int]]:
-    latencies: list[float] = []
-    codes: dict[int, int] = {}
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(N):
-        queue.put_nowait(i)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30,
-                                 limits=httpx.Limits(max_connections=CONCURRENCY)) as client:  # fmt: skip
-
-        async def worker() -> None:
-            while not queue.empty():
-                i = queue.get_nowait()
-                body = {"name": f"Person {i}", "organisation": "Org", "category": "other", "country": "CH",
-                        "email": f"r{round_}-{i}@bench.example", "language": ("en", "fr", "ar")[i % 3],
-                        "summary": "A short summary.",
-                        "answers": [{"question": 1, "text": "An answer. " * 20}]}  # fmt: skip
-                start = time.perf_counter()
-                response = await client.post("/api/consultations/ott-2017/submissions", json=body)
-                latencies.append(time.perf_counter() - start)
-                codes[response.status_code] = codes.get(response.status_code, 0) + 1
-
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-        return time.perf_counter() - start, latencies, codes
-
-
 def _measure(target, url: str, folder: str, round_: int) -> tuple[float, float, dict[int, int]]:
     port = free_port()
     ctx = multiprocessing.get_context("spawn")
@@ -114,7 +88,7 @@ def _measure(target, url: str, folder: str, round_: int) -> tuple[float, float, 
         except httpx.HTTPError:
             time.sleep(0.2)
     try:
-        seconds, latencies, codes = asyncio.run(_load(port, round_))
+        seconds, latencies, codes = asyncio.run(post_submissions(port, f"r{round_}", N, CONCURRENCY))
     finally:
         server.terminate()
         server.join(10)
