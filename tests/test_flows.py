@@ -104,12 +104,12 @@ async def _what_the_run_said(since: datetime, expect: frozenset[str] = frozenset
     """The newest tick run's name, its artifact, and the events Prefect received."""
     from prefect import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-    from prefect.client.schemas.sorting import FlowRunSort
+    from prefect.client.schemas.sorting import ArtifactSort, FlowRunSort
 
     async with get_client() as client:
         (run,) = await client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=1)
         (artifact,) = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["tick"])),
-                                                  limit=1)  # fmt: skip
+                                                  sort=ArtifactSort.CREATED_DESC, limit=1)  # fmt: skip
         events: list[str] = []
         for _ in range(50):  # events are written by the server's persister, a moment later
             window = {"occurred": {"since": since.isoformat(), "until": datetime.now(UTC).isoformat()}}
