@@ -34,7 +34,9 @@ def _serve_ours(url: str, data_dir: str, port: int) -> None:
     from web.app import create_app
 
     settings = Settings(database_url=url, now=NOW, data_dir=Path(data_dir), secret_key="bench", mail=MailSettings())
-    uvicorn.run(create_app(settings, rate_limit=10**9), host="127.0.0.1", port=port, log_level="error")
+    uvicorn.run(
+        create_app(settings, rate_limit=10**9), host="127.0.0.1", port=port, log_level="error", timeout_keep_alive=75
+    )
 
 
 def _serve_bare(url: str, data_dir: str, port: int) -> None:
@@ -64,7 +66,7 @@ def _serve_bare(url: str, data_dir: str, port: int) -> None:
             )  # fmt: skip
         return {"ok": True}
 
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="error")
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", timeout_keep_alive=75)
 
 
 def _database() -> tuple[str, str]:

@@ -86,8 +86,11 @@ def serve(
     try:
         typer.echo(f"dashboard: http://{host}:{port}/   (API docs: http://{host}:{port}/docs; Ctrl-C stops)")
         proxies = settings.trusted_proxies
+        # Idle connections are kept 75 s, longer than a proxy's (nginx 60–75 s, cloud load
+        # balancers 60 s): with uvicorn's 5 s, a proxy reusing a connection the app was
+        # closing got no answer (bench/http_postgres.py saw it as lost requests).
         options: dict[str, Any] = {"host": host, "port": port, "log_level": "warning", "proxy_headers": bool(proxies),
-                                   "forwarded_allow_ips": proxies or None}  # fmt: skip
+                                   "forwarded_allow_ips": proxies or None, "timeout_keep_alive": 75}  # fmt: skip
         if workers == 1:
             uvicorn.run(create_app(settings, demo=demo, watch_clock=True), **options)
         else:  # each worker builds the same app from the environment (web/app.py served_app)

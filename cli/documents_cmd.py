@@ -146,8 +146,13 @@ def compile_(
                 raise ConsultError("a ZIP needs -o FILE")
             n = compilation.write_zip(conn, c, output, attachments=ctx.settings.attachments_dir)
             typer.echo(f"wrote {output} ({n} attachments)", err=True)
-        elif fmt == "pdf":
-            _write(compilation.html_string(conn, c, lang=lang, base_url=base_url), "pdf", output)
+        elif fmt == "pdf":  # printed a thousand contributions at a time, the parts joined: flat memory
+            from documents.pdf import write_pdf_parts
+
+            if output is None:
+                raise ConsultError("a PDF needs -o FILE")
+            pages = write_pdf_parts(compilation.html_parts(conn, c, lang=lang, base_url=base_url), output)
+            typer.echo(f"wrote {output} ({pages} pages)", err=True)
         else:
             writer = {"html": lambda f: compilation.write_html(conn, c, f, lang=lang, base_url=base_url),
                       "csv": lambda f: compilation.write_csv(conn, c, f),

@@ -31,6 +31,7 @@ from sqlmodel import Session
 
 from config import Settings
 from flows import work
+from flows.compiler import CompilationWriter
 from flows.prefect_server import PrefectServerError, TemporaryPrefectServer
 from flows.runtime import dispatch, has_work, run_tick
 from states import ConsultError
@@ -88,6 +89,7 @@ class Clock:
         self.settings, self.interval, self.server, self.announce = settings, interval, server, announce
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.engine = make_engine(settings.database_url)
+        self.compiler = CompilationWriter(settings=settings, announce=announce)
 
     def fire(self) -> str:
         """One firing: hold the lease, then tick — renewing the lease all the while, so a
@@ -101,11 +103,18 @@ class Clock:
             with keep_lease(engine=self.engine, holder=self.holder, interval=self.interval, announce=self.announce):
                 result = run_tick(
                     settings=self.settings, now=self.settings.now or wall_clock(), server=self.server,
-                    announce=self.announce, real_time=self.settings.now is None,
+                    announce=self.announce, real_time=self.settings.now is None, write_files=False,
                 )  # fmt: skip
         except (PrefectServerError, ConsultError) as exc:  # said in one line; the next firing tries again
             self.announce(f"clock: tick not run: {exc}")
             return "not run"
+        try:
+            started = self.compiler.poke()  # after the commit; the writer works while the clock ticks on
+        except Exception as exc:  # noqa: BLE001 — the next firing looks again
+            self.announce(f"clock: could not start the compilation writer ({type(exc).__name__}: {exc})")
+        else:
+            if started:
+                self.announce(f"clock: {started}")
         try:
             work.record_beat(engine=self.engine, interval=self.interval, by=f"consult serve {self.holder}")
         except Exception as exc:  # noqa: BLE001 — the beat is a report; the staff warning says if it stays away
@@ -132,7 +141,9 @@ class Clock:
         return f"dispatched {name}"
 
     def release(self) -> None:
-        """Hand the lease back on a clean stop, so another `serve` ticks at once."""
+        """Hand the lease back on a clean stop, so another `serve` ticks at once (and stop
+        a compilation writer under way: the next clock writes its folder again)."""
+        self.compiler.stop()
         with Session(self.engine) as s:
             lease.release(session=s, name=LEASE, holder=self.holder)
         self.engine.dispose()

@@ -151,6 +151,7 @@ async def tick_flow(
     chunk: int = 200,
     events: bool = True,
     hand_off: bool = False,
+    write_files: bool = True,
 ) -> dict:
     """One pass of the clock. `now` (ISO 8601) is for time travel; scheduled runs omit it.
     `smtp_host`/`smtp_port` override the environment's (the embedded clock's mail catcher).
@@ -164,7 +165,8 @@ async def tick_flow(
     thousand transitions kept a run waiting minutes for its events to drain). `hand_off`:
     compilation files and mail are left to the compile and deliver deployments, started by
     the events this run emits (`consult deploy` sets it), so a big compilation never holds
-    up a reminder."""
+    up a reminder. `write_files=False`: the compilation files are left to the caller (the
+    embedded clock's writer process, flows/compiler.py), for the same reason."""
     settings = await _run_settings(database_url, database_secret, smtp_host, smtp_port)
     at = _now(now, settings)
     real_time = now is None and settings.now is None
@@ -177,7 +179,7 @@ async def tick_flow(
     if hand_off:
         result["mail"] = await _hand_off(result, settings, at, redrive=True)
     else:
-        if result["to_write"] or result["missing"]:
+        if write_files and (result["to_write"] or result["missing"]):
             result["compilations"] = compilations_task(settings, result["to_write"])
         result["mail"] = await deliver_task(settings, at)
     await _say_what_was_done(result, at, events=events)

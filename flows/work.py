@@ -278,7 +278,12 @@ def housekeeping(*, engine: Engine, now: datetime, settings: Settings) -> tuple[
     return notices, expire_unconfirmed(engine=engine, now=now, settings=settings)
 
 
-def write_compilations(*, engine: Engine, ids: list[int], settings: Settings, redrive: bool = True) -> list[str]:
+Progress = Callable[[str, int, int], None]  # (consultation's slug, rows written, rows to write)
+
+
+def write_compilations(
+    *, engine: Engine, ids: list[int], settings: Settings, redrive: bool = True, progress: Progress | None = None
+) -> list[str]:
     """After the commit: the compilation of each newly compiled consultation, as files in
     data/compilations/<slug>/ (HTML in each language it has a title in, CSV and JSON) —
     and, `redrive`, of any compiled before whose files are missing or cut short
@@ -294,7 +299,8 @@ def write_compilations(*, engine: Engine, ids: list[int], settings: Settings, re
             c = repo.get(session=s, ref=consultation_id, discarded=True)
             if not redrive and compilation.files_complete(settings.data_dir, c):
                 continue
+            report = (lambda done, total, slug=c.slug: progress(slug, done, total)) if progress else None
             folder = compilation.write_files(s.connection(), c, data_dir=settings.data_dir,
-                                             base_url=settings.mail.base_url)  # fmt: skip
+                                             base_url=settings.mail.base_url, progress=report)  # fmt: skip
             written.append(str(folder))
     return written

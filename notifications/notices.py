@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from config import MailSettings
 from notifications import registry
 from notifications.outbox import Outgoing, enqueue, mime
-from notifications.render import render
+from notifications.render import Stencil, render
 from states import Notice, Stage
 from states.dates import long_date, long_instant, time_left
 from states.errors import ConsultError
@@ -93,21 +93,21 @@ def messages_for(
 ) -> list[Outgoing]:  # fmt: skip
     """One message per recipient, in their language (`overrides`: values a preview fills in)."""
     out: list[Outgoing] = []
-    per_language: dict[str, dict[str, Any]] = {}
+    per_language: dict[str, Stencil] = {}
     purpose = wording.purpose
     for s in recipients:
         if s.language not in per_language:
             values = consultation_values(consultation, s.language, mail)
             if purpose not in {"invitation", "reminder"}:
                 values["questions"] = []
-            per_language[s.language] = {**values, **(wording.extra(s.language) if wording.extra else {}),
-                                        **(overrides or {})}  # fmt: skip
+            per_language[s.language] = Stencil(purpose, s.language, {
+                **values, **(wording.extra(s.language) if wording.extra else {}), **(overrides or {})})  # fmt: skip
         personal = _for_stakeholder(s, mail)
         out.append(
             Outgoing(
                 consultation_id=consultation.id, stakeholder_id=s.id, purpose=wording.key_purpose or purpose,
                 language=s.language, recipient_email=s.email, recipient_name=s.name,
-                rendered=render(purpose, s.language, {**per_language[s.language], **personal}),
+                rendered=per_language[s.language].fill(personal),
                 unsubscribe_url=personal["unsubscribe_url"], reply_to=consultation.contact_email,
                 deadline_at=wording.deadline_at,
             )

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from states import Notice
 from states.clock import Alert
@@ -131,3 +131,46 @@ def render(purpose: str, lang: str, context: dict[str, Any]) -> Rendered:
         **layout, body=[h for _, h in body], **{k: h for k, (_, h) in parts.items()}
     )
     return Rendered(subject=subject, text=text, html=html)
+
+
+# A stakeholder's own values in a notice; everything else is the same for every recipient
+# who reads that language.
+PERSONAL = ("name", "unsubscribe_url")
+_MARK = {key: f"\ue000{n}\ue001" for n, key in enumerate(PERSONAL)}  # private-use: never typed in a name
+_PROBE = {"name": "Probe O'Name <&> \u0645\u062b\u0627\u0644", "unsubscribe_url": "https://probe.example/u/x?a=1&b=<2>"}
+
+
+class Stencil:
+    """One notice rendered once per language with marks where the personal values go; each
+    recipient's copy is the stencil with theirs set in, isolated and escaped as `render`
+    would. A fan-out of 100,000 reminders rendered 17 templates per message (0.85 ms each:
+    85 s, longer than sending them); this is three string replacements.
+
+    Byte-for-byte the same as `render` (tests/test_mail.py compares them for every purpose
+    and language, with names hypothesis makes up); where it could not be — a name that
+    looks like an address (rendered as a mail link), a mark in a name, wording that
+    transforms the name — `fill` renders the message whole instead."""
+
+    def __init__(self, purpose: str, lang: str, context: dict[str, Any]) -> None:
+        self.purpose, self.lang, self.context = purpose, lang, context
+        marked = render(purpose, lang, {**context, **_MARK})
+        self.subject, self.text, self.html = marked.subject, marked.text, marked.html
+        self.usable = not any(mark in self.subject for mark in _MARK.values())
+        # Wording that filters or transforms a personal value would leave its mark changed:
+        # one recipient set in both ways tells.
+        self.usable = self.usable and self.fill(_PROBE) == render(purpose, lang, {**context, **_PROBE})
+
+    def fill(self, personal: dict[str, str]) -> Rendered:
+        if not self.usable or not self._fits(personal):
+            return render(self.purpose, self.lang, {**self.context, **personal})
+        text, html = self.text, self.html
+        for key, mark in _MARK.items():
+            text = text.replace(mark, personal[key])
+            html = html.replace(mark, str(escape(personal[key])))
+        return Rendered(subject=self.subject, text=text, html=html)
+
+    def _fits(self, personal: dict[str, str]) -> bool:
+        if personal.keys() != _MARK.keys():
+            return False
+        name = personal["name"]
+        return bool(name) and not _is_address(name) and "\ue000" not in name and "\ue001" not in name

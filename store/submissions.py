@@ -275,6 +275,7 @@ class Importer:
         seen: set[str] = set()
         new: list[tuple] = []
         to_write: list[tuple[str, bytes]] = []
+        fresh = iter(_references(session, len(rows)))  # drawn for all: a number skipped is harmless
         for n, data, file in rows:
             earlier = found.get(data.email)
             this_import = earlier is not None and earlier.id > self._before and earlier.channel == "import"
@@ -296,7 +297,7 @@ class Importer:
             if file is not None:
                 name, path = file.name[:200], stored_name(file.kind)
                 to_write.append((path, file.data))
-            new.append((c.id, "", data.name, data.organisation, data.category, data.country, data.email,
+            new.append((c.id, next(fresh), data.name, data.organisation, data.category, data.country, data.email,
                         data.language, data.summary, _ANSWERS.dump_json(data.answers).decode(), "import",
                         self._published, digest, received_at, name, path, data.publication, received_at,
                         self._confirmer))  # fmt: skip
@@ -307,8 +308,9 @@ class Importer:
     def _insert(self, new: list[tuple]) -> None:
         session = self.session
         for attempt in range(1, REFERENCE_TRIES + 1):
-            fresh = iter(_references(session, len(new)))
-            new = [(row[0], next(fresh), *row[2:]) for row in new]
+            if attempt > 1:  # new references for the chunk (see below)
+                fresh = iter(_references(session, len(new)))
+                new = [(row[0], next(fresh), *row[2:]) for row in new]
             try:
                 with session.begin_nested():  # a failed chunk leaves the transaction as it was
                     insert_rows(connection=session.connection(), table=self._table, columns=_IMPORT_COLUMNS,

@@ -161,6 +161,29 @@ def test_compilation_html_csv_json(session: Session) -> None:
     assert [r["contribution"] for r in data["responses"]] == [1, 2, 3, 4] and data["letter_number"] == c.letter_number
 
 
+def test_the_compilation_pdf_printed_in_parts_reads_as_one(session: Session, tmp_path: Path) -> None:
+    """A compilation's PDF is printed a few contributions at a time and the parts joined
+    (WeasyPrint lays a whole document out in memory): one cover, every section in order,
+    every contribution once in each — the same text as the document printed whole."""
+    from documents.pdf import write_pdf_parts
+
+    c = _open_with_responses(session)
+    conn = session.connection()
+    parts = list(compilation.html_parts(conn, c, lang="en", size=3))
+    # index 3+1, summaries 3+1, questions 1 and 3: 3+1 each, the others: their heading alone
+    assert len(parts) == 8 + len(c.questions) - 2 and sum('<section class="cover">' in p for p in parts) == 1
+    pages = write_pdf_parts(iter(parts), tmp_path / "compilation.pdf")
+    text = " ".join(BIDI.sub("", "".join(p.extract_text() for p in PdfReader(tmp_path / "compilation.pdf").pages))
+                    .split())  # fmt: skip
+    assert pages == len(PdfReader(tmp_path / "compilation.pdf").pages) >= len(parts)
+    whole = pdf_text(compilation.html_string(conn, c, lang="en"), tmp_path)
+    for phrase in ("4 responses received by 19 August 2017", "Summaries of the contributions",
+                   "Responses to question 2", "Eve <b>", "third 3", "summary 0", "answer 3"):  # fmt: skip
+        assert text.count(phrase) == whole.count(phrase) >= 1, phrase
+    assert text.index("Summaries of the contributions") < text.index("Responses to question 1")
+    assert text.index("Responses to question 1") < text.index("Responses to question 3")
+
+
 def test_compilation_zip_of_attachments(session: Session, tmp_path: Path) -> None:
     c = consultation_in(session, Stage.OPEN, slug="ott-2017")
     (tmp_path / "att").mkdir()

@@ -204,6 +204,66 @@ def test_the_embedded_clock_hands_due_work_to_a_triggered_deployment(
     assert beat.endswith("(idle)")  # a dispatch does not beat: the run does, when it completes
 
 
+@pytest.mark.slow
+def test_the_embedded_clock_writes_compilations_off_its_path(
+    prefect_harness, session: Session, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`consult serve`'s clock commits a compilation and delivers the mail of the same
+    firing at once; the files of a big compilation come from a writer process of their
+    own, after — a reminder never waits behind them (issue 17: 56 s late behind one of
+    100,000 responses). One writer at a time; the next firing starts none while it runs."""
+    from prefect.settings import PREFECT_API_URL
+
+    from config import Settings
+    from documents.compilation import files_complete
+    from flows.clock import Clock
+
+    monkeypatch.setenv("PREFECT_API_URL", str(PREFECT_API_URL.value()))  # the harness's: no temporary server
+    open_consultations(session, 2)
+    big = repo.get(session=session, ref="c-0")
+    published(session, big.id, 4000)
+    with SmtpTestServer() as smtp:
+        settings = Settings(database_url=database_url, data_dir=tmp_path, policy=POLICY, smtp_host="127.0.0.1",
+                            smtp_port=smtp.port, now=datetime(2017, 8, 20, 12, tzinfo=UTC))  # fmt: skip
+        said: list[str] = []
+        clock = Clock(settings=settings, interval=2, server=None, announce=said.append)
+        try:
+            answer = clock.fire()
+            assert "mail: sent 2," in answer and len(smtp.received) == 2, (answer, said)  # the contacts' alerts
+            session.expire_all()
+            assert {c.stage for c in repo.list_consultations(session=session)} == {"compiled"}
+            assert clock.compiler.busy() and not files_complete(tmp_path, big), said  # written after, elsewhere
+            assert [line for line in said if "to write" in line] == [
+                f"clock: 2 compilation(s) to write: writer process {clock.compiler.process.pid}"]  # fmt: skip
+            assert clock.fire() == "nothing due"
+            assert len([line for line in said if "to write" in line]) == 1  # no second writer meanwhile
+            assert clock.compiler.wait(180)
+        finally:
+            clock.release()
+    assert all(files_complete(tmp_path, c) for c in repo.list_consultations(session=session))
+    rows = (tmp_path / "compilations" / "c-0" / "compilation.csv").read_text(encoding="utf-8-sig").count("\n")
+    assert rows == 4001  # the header and every published response
+
+
+def published(session: Session, consultation_id: int, n: int) -> None:
+    """`n` published responses, inserted as one statement (the form's path is not the point)."""
+    import json
+
+    rows = [{"consultation_id": consultation_id, "reference": f"R-{i:010x}", "name": f"Person {i}",
+             "organisation": "Org", "category": "other", "country": "CH", "email": f"p{i}@example.org",
+             "language": "en", "summary": "A summary.", "answers": json.dumps([{"question": 1, "text": "An answer."}]),
+             "channel": "import", "published": True, "content_hash": "", "received_at": datetime(2017, 7, 1, 10),
+             "version": 1, "confirmed_at": datetime(2017, 7, 1, 10), "confirmed_by": "import"}
+            for i in range(n)]  # fmt: skip
+    session.execute(text("INSERT INTO submission (consultation_id, reference, name, organisation, category, country, "
+                         "email, language, summary, answers, channel, published, content_hash, received_at, version, "
+                         "confirmed_at, confirmed_by) VALUES (:consultation_id, :reference, :name, :organisation, "
+                         ":category, :country, :email, :language, :summary, :answers, :channel, :published, "
+                         ":content_hash, :received_at, :version, :confirmed_at, :confirmed_by)"),
+                    rows)  # fmt: skip
+    session.commit()
+
+
 async def _runs_of(deployment: str) -> list:
     from prefect import get_client
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName

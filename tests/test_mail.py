@@ -9,6 +9,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
@@ -423,3 +425,38 @@ def test_a_sending_run_renews_its_two_minute_lease_while_it_lives(session: Sessi
         assert after["p0@example.org"] is None and after["p1@example.org"] >= now + timedelta(seconds=90) + LEASE
     finally:
         ledger.close()
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40),
+       token=st.text("abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=1, max_size=30))  # fmt: skip
+def test_a_notice_from_its_stencil_is_the_notice_rendered_whole(name: str, token: str) -> None:
+    """A fan-out renders each notice once per language and sets each recipient's name and
+    unsubscribe link into it (notifications/render.py Stencil): byte for byte what
+    rendering it whole gives, for every stakeholders' notice and language, whatever the
+    name — Arabic, markup, an address, quotes, the stencil's own marks."""
+    from datetime import UTC, datetime
+
+    from notifications.notices import consultation_values, wording_for
+    from notifications.render import Stencil, render
+    from states.languages import LANGUAGES
+    from store.tables import Consultation
+
+    c = Consultation(slug="ott-2017", title={"en": "Over-the-top services", "ar": "خدمات التطبيقات"},
+                     questions=[{"en": "Question one?"}], letter_number="CL-17/30", contact_email="c@example.org",
+                     contact_name="Contact", timezone="Europe/Zurich",
+                     deadline=datetime(2017, 8, 19, 22, tzinfo=UTC))  # fmt: skip
+    now = datetime(2017, 8, 12, 8, tzinfo=UTC)
+    details = {
+        "reminder": {"offset_days": 7},
+        "cancelled": {"reason": "<b>moved</b>"},
+        "extended": {"from": "2017-08-01T10:00:00+00:00", "to": "2017-08-19T22:00:00+00:00"},
+    }
+    personal = {"name": name, "unsubscribe_url": f"https://consult.example/unsubscribe/{token}"}
+    for notice in ("invitation", "reminder", "extended", "cancelled", "compiled"):
+        wording = wording_for(c, notice, details.get(notice, {}), now)
+        for lang in LANGUAGES:
+            context = {**consultation_values(c, lang, MailSettings()), **(wording.extra(lang) if wording.extra else {})}
+            stencil = Stencil(notice, lang, context)
+            assert stencil.usable, (notice, lang)
+            assert stencil.fill(personal) == render(notice, lang, {**context, **personal}), (notice, lang)

@@ -69,6 +69,10 @@ def test_serve_stopped_leaves_nothing(how: signal.Signals, sqlite_url: str, sess
         _wait_for(log, "close-submissions")
         said = log.read_text()  # outside the demo, localhost defaults are warned of on start
         assert "warning: links in mail point at http://127.0.0.1:" in said and "set CONSULT_MAIL_FROM" in said
+        _wait_for(log, "clock: compilation written:")  # by a writer process of its own (flows/compiler.py)
+        deadline = time.monotonic() + 10  # the writer ends, and the clock's next firing reaps it
+        while len(marked(token, exclude=set())) > 2 and time.monotonic() < deadline:
+            time.sleep(0.25)
         assert len(marked(token, exclude=set())) == 2  # serve and its one Prefect server
         proc.send_signal(how)
         assert proc.wait(60) == 0, log.read_text()

@@ -58,6 +58,18 @@ def served_app() -> FastAPI:
     return create_app(Settings.from_env(), demo=os.environ.get(SERVED_DEMO) == "1", watch_clock=True)
 
 
+def response_writers(engine: Engine) -> int:
+    """How many responses are written at once: one on SQLite (one writer at a time), as many
+    as the engine's pool holds connections on PostgreSQL. A burst then queues on the event
+    loop, which costs nothing, instead of in 40 threads fighting for 15 connections and the
+    GIL: under 64 connections that fight starved uvicorn's health check and its supervisor
+    killed a worker mid-request (bench/http_postgres.py)."""
+    if engine.dialect.name == "sqlite":
+        return 1
+    size = getattr(engine.pool, "size", None)  # a QueuePool's; a NullPool has no bound
+    return size() if callable(size) else 8
+
+
 def create_app(
     settings: Settings, *, engine: Engine | None = None, rate_limit: int = 30, demo: bool = False,
     watch_clock: bool = False,
@@ -65,7 +77,7 @@ def create_app(
     """`demo`: localhost links and a placeholder sender are expected, not warned of.
     `watch_clock`: alert staff when the clock stops (notifications/watchdog.py); `consult serve`."""
     engine = engine or make_engine(settings.database_url)
-    writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer") if engine.dialect.name == "sqlite" else None
+    writer = ThreadPoolExecutor(response_writers(engine), thread_name_prefix="response-writer")
     notices = NoticeWorker()
 
     @asynccontextmanager
@@ -78,8 +90,7 @@ def create_app(
         yield
         if watching is not None:
             watching.cancel()
-        if writer is not None:
-            writer.shutdown(wait=True)  # writes under way finish and commit
+        writer.shutdown(wait=True)  # writes under way finish and commit
         notices.stop()
 
     app = FastAPI(title="Consultation lifecycle engine", version="0.1.0", lifespan=lifespan)

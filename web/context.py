@@ -19,7 +19,6 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
 
 from config import Settings
 from documents.archive import Renderer
@@ -52,7 +51,7 @@ class Web:
     submissions_limit: RateLimit
     templates: Jinja2Templates
     attachments: Path
-    writer: ThreadPoolExecutor | None
+    writer: ThreadPoolExecutor
     notices: NoticeWorker
     documents: Renderer  # renders what a transition issues, for the archive
     warnings: list[str]  # shown on the staff pages: what would make real mail wrong
@@ -80,17 +79,13 @@ class Web:
         return await self._write(work)
 
     async def _write(self, work: Callable[[], T]) -> T:
-        """Run a response's intake (its own session and commit) off the event loop.
-
-        Responses are the writes that come in bursts, and SQLite has one writer at a time:
-        on SQLite they run on one thread, in arrival order. Request threads queueing on a
+        """Run a response's intake (its own session and commit) off the event loop, on the
+        writer threads (web/app.py response_writers): responses are the writes that come
+        in bursts. On SQLite one thread, in arrival order: request threads queueing on a
         lock spent their time handing the GIL to each other, and queueing in SQLite's busy
         handler sleeps up to 100 ms between tries (bench/http_submissions.py: 0.40 → 0.66
-        of a bare endpoint's rate). Staff actions are rare and keep the thread pool, as
-        does everything on PostgreSQL, which writes concurrently.
+        of a bare endpoint's rate). Staff actions are rare and keep the thread pool.
         """
-        if self.writer is None:
-            return await run_in_threadpool(work)
         return await asyncio.get_running_loop().run_in_executor(self.writer, work)
 
     def fan_out(self) -> None:

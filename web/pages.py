@@ -102,7 +102,7 @@ def respond_form(request: Request, session: DB, ref: str) -> HTMLResponse:
 @router.post("/consultations/{ref}/respond", response_class=HTMLResponse)
 async def respond(request: Request, ref: str) -> HTMLResponse:
     """Async for the upload; the database is read in the thread pool and written on the
-    writer thread, so the event loop never waits on it."""
+    response writers (web/app.py), so the event loop never waits on it."""
     context = web(request)
 
     def read() -> Consultation:
