@@ -72,6 +72,14 @@ SECTIONS = {
         "Target: peak RSS at 1 M within 1.5× of 100 k. PDF of 10,000 responses (WeasyPrint) reported. The "
         "compilation files are written off the clock's path (flows/compiler.py), with a progress line.",
     ),
+    "clock_path": (
+        "A reminder behind a big compilation",
+        "One consultation of 100,000 published responses due to close (its compilation files written) and, for "
+        "another consultation, a reminder in the outbox. A tick writing the files inline (`consult tick`; "
+        "`consult serve`'s clock did so too) vs the embedded clock's firing, whose files come from a writer "
+        "process of its own (flows/compiler.py); fresh copies of one SQLite database, one temporary Prefect "
+        "server (warmed up first), an aiosmtpd sink noting when the reminder arrives.",
+    ),
     "staff_responses": (
         "Staff responses table at 100,000 responses",
         "`store.response_search.search` (ORM query, filter, the matching count, one page of 50) vs the same two "
