@@ -39,15 +39,18 @@ def import_(
 
     ctx = app_from_env()
     at = ctx.now(now)
-    if dry_run:  # a preview lists every row: held in memory (a registry file, not a docket)
-        rows = registry.read_csv(file)
+    if dry_run:  # the import itself, streamed, saying each chunk's changes, then rolled back
+
+        def say(planned: registry.Planned) -> None:
+            for row in planned.new:
+                typer.echo(f"new: {row.email} ({row.name}, {row.category})")
+            for row, changes in planned.updated:
+                typer.echo(f"update: {row.email}: " + "; ".join(f"{k} {a!r} → {b!r}" for k, (a, b) in changes.items()))
+
         with ctx.session() as s:
-            planned = registry.plan_import(session=s, rows=rows)
-        for row in planned.new:
-            typer.echo(f"new: {row.email} ({row.name}, {row.category})")
-        for row, changes in planned.updated:
-            typer.echo(f"update: {row.email}: " + "; ".join(f"{k} {a!r} → {b!r}" for k, (a, b) in changes.items()))
-        typer.echo(f"{file}: would add {len(planned.new)}, update {len(planned.updated)}, leave {planned.unchanged} "
+            report = registry.import_file(session=s, path=file, now=at, actor=actor(), preview=say)
+            s.rollback()
+        typer.echo(f"{file}: would add {report.created}, update {report.updated}, leave {report.unchanged} "
                    "unchanged (nothing written)")  # fmt: skip
         return
     with ctx.session() as s:

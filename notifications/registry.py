@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -134,13 +134,21 @@ CHUNK = 5000  # rows of a streamed file checked and written at a time
 
 
 def import_file(
-    *, session: Session, path: Path, now: datetime, actor: str = SYSTEM_ACTOR, progress=None
+    *,
+    session: Session,
+    path: Path,
+    now: datetime,
+    actor: str = SYSTEM_ACTOR,
+    progress=None,
+    preview: Callable[[Planned], None] | None = None,
 ) -> ImportReport:
     """A stakeholder file streamed into the registry a chunk at a time, in the session's one
     transaction: memory stays flat for a registry of a million addresses. Every record is
     still checked (the first bad one is named, with how many more there are) before the
     caller can commit; on any error the transaction is rolled back. An address twice in
-    the file is found in the database (one this import added), not in a set of every one."""
+    the file is found in the database (one this import added), not in a set of every one.
+    `preview`: told each chunk's plan before it is written (a dry run: the caller then rolls
+    back, and has said every change without holding the file)."""
     source = str(path)
     reader, text = registry_csv.stream(path, source)
     before = session.exec(select(func.max(Stakeholder.id))).one() or 0
@@ -157,7 +165,8 @@ def import_file(
                     chunk.append((reader.line_num, row))
                     records += 1
                 if len(chunk) >= CHUNK:
-                    total = _streamed_chunk(session, chunk, now, before, source, total, writing=not first_error_)
+                    total = _streamed_chunk(session, chunk, now, before, source, total, writing=not first_error_,
+                                            preview=preview)  # fmt: skip
                     chunk = []
                     if progress is not None:
                         progress(records, text.buffer.tell())
@@ -169,7 +178,7 @@ def import_file(
         if first_error_:
             suffix = f" (and {more} more bad row(s); nothing was imported)" if more else " (nothing was imported)"
             raise ConsultError(first_error_ + suffix)
-        total = _streamed_chunk(session, chunk, now, before, source, total, writing=True)
+        total = _streamed_chunk(session, chunk, now, before, source, total, writing=True, preview=preview)
         if not records:
             raise ConsultError(f"{source}: no stakeholders in the file (only its header line)")
         return _logged(session=session, report=total, now=now, actor=actor, source=path.name)
@@ -181,7 +190,8 @@ def import_file(
 
 
 def _streamed_chunk(session: Session, chunk: list[tuple[int, StakeholderCreate]], now: datetime, before: int,
-                    source: str, total: ImportReport, writing: bool) -> ImportReport:  # fmt: skip
+                    source: str, total: ImportReport, writing: bool,
+                    preview: Callable[[Planned], None] | None = None) -> ImportReport:  # fmt: skip
     """Check a chunk for addresses met earlier in the file, then write it (unless a bad
     record was found: the rest of the file is still checked, nothing more written)."""
     seen: dict[str, int] = {}
@@ -197,7 +207,10 @@ def _streamed_chunk(session: Session, chunk: list[tuple[int, StakeholderCreate]]
         seen[row.email] = line
     if not writing:
         return total
-    report = _apply(session=session, rows=[row for _, row in chunk], now=now)
+    rows = [row for _, row in chunk]
+    if preview is not None:
+        preview(plan_import(session=session, rows=rows))
+    report = _apply(session=session, rows=rows, now=now)
     return ImportReport(created=total.created + report.created, updated=total.updated + report.updated,
                         unchanged=total.unchanged + report.unchanged)  # fmt: skip
 

@@ -47,3 +47,25 @@ def test_bad_csv_exit_2_nothing_imported(consult, tmp_path: Path) -> None:  # no
 
 def test_mail_list_unknown_status(consult) -> None:  # noqa: F811
     assert "unknown status 'lost'" in consult("mail", "list", "--status", "lost", code=2).stderr
+
+
+def test_a_dry_run_streams_the_import_and_writes_nothing(consult, tmp_path: Path) -> None:  # noqa: F811
+    """`stakeholders import --dry-run` is the import itself, streamed and rolled back: each
+    change said, the same checks (an address twice in the file), nothing written."""
+    people = tmp_path / "people.csv"
+    people.write_text(GOOD_CSV, encoding="utf-8")
+    dry = consult("stakeholders", "import", str(people), "--dry-run").stdout
+    assert dry.count("new: ") == 6 and "would add 6, update 0, leave 0 unchanged (nothing written)" in dry
+    assert json.loads(consult("stakeholders", "list", "--json").stdout) == []
+    consult("stakeholders", "import", str(people))
+    changed = tmp_path / "changed.csv"
+    changed.write_text(GOOD_CSV.replace("amal@example.sa,member_state,Org", "amal@example.sa,member_state,Other")
+                       + "Zoe,zoe@example.org,other,Org,CH,fr\n", encoding="utf-8")  # fmt: skip
+    dry = consult("stakeholders", "import", str(changed), "--dry-run").stdout
+    assert "new: zoe@example.org (Zoe, other)" in dry and "update: amal@example.sa: organisation 'Org' → 'Other'" in dry
+    assert "would add 1, update 1, leave 5 unchanged" in dry
+    assert len(json.loads(consult("stakeholders", "list", "--json").stdout)) == 6  # still
+    twice = tmp_path / "twice.csv"
+    twice.write_text(GOOD_CSV + GOOD_CSV.splitlines(keepends=True)[1], encoding="utf-8")
+    said = consult("stakeholders", "import", str(twice), "--dry-run", code=2).stderr
+    assert f"{twice}:8: e-mail" in said and "already on line 2" in said
