@@ -32,14 +32,16 @@ def _database(n: int, folder: Path) -> Path:
     rows = ((1, f"R-{i:010x}", f"Person {i}", f"Organisation {i % 97}", categories[i % 5],
              ("CH", "SA", "CN", "FR", "RU", "ES")[i % 6], f"p{i}@bench.example", "en", "A short summary. " * 3,
              json.dumps([{"question": 1, "text": "An answer of some length. " * 12}]), "api", 1, "",
-             f"2017-07-{1 + i % 28:02d} 10:{i % 60:02d}:00.000000") for i in range(n))  # fmt: skip
+             f"2017-07-{1 + i % 28:02d} 10:{i % 60:02d}:00.000000", "2017-07-01 10:00:00.000000", "import")
+            for i in range(n))  # fmt: skip
     conn = sqlite3.connect(path)
-    conn.executemany(
+    conn.executemany(  # confirmed: only confirmed responses are published (store.submissions.public)
         "INSERT INTO submission (consultation_id, reference, name, organisation, category, country, email, "
-        "language, summary, answers, channel, published, content_hash, received_at) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "language, summary, answers, channel, published, content_hash, received_at, confirmed_at, confirmed_by) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         rows,
     )
+    assert conn.execute("SELECT count(*) FROM submission").fetchone()[0] == n
     conn.execute("UPDATE consultation SET stage = ?, letter_number = 'CL-17/30'", (Stage.COMPILED.value,))
     conn.commit()
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
