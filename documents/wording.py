@@ -41,9 +41,14 @@ class Words:
         self.strings = catalogue(lang)
 
     def __call__(self, key: str, **values: Any) -> Markup:
-        return Markup(
-            environment().from_string(self.strings[key]).render(**{k: isolated(k, v) for k, v in values.items()})
-        )
+        return Markup(_compiled(self.strings[key]).render(**{k: isolated(k, v) for k, v in values.items()}))
+
+
+@cache
+def _compiled(text: str):
+    """A catalogue string compiled once per process: a compilation called `words` twice per
+    contribution, and compiling each time was most of writing a million (bench/compilation)."""
+    return environment().from_string(text)
 
 
 def isolated(key: str, value: Any) -> Any:
