@@ -96,6 +96,34 @@ def ott_consultation(engine: Engine, *, now, open_it: bool = False) -> None:
         s.commit()
 
 
+def bare_app(engine: Engine, *, at):
+    """The raw baseline of the HTTP benches: a plain FastAPI endpoint (a `def`, so run in
+    the thread pool) inserting the submitted row as it came, nothing else."""
+    import secrets
+
+    from fastapi import Body, FastAPI
+    from sqlalchemy import text
+
+    app = FastAPI()
+    insert = text(
+        "INSERT INTO submission (consultation_id, reference, name, organisation, category, country, email,"
+        " language, summary, answers, channel, published, content_hash, received_at) VALUES (1, :ref,"
+        " :name, :org, :cat, :country, :email, :lang, :summary, :answers, 'api', :published, '', :at)"
+    )
+
+    @app.post("/api/consultations/{ref}/submissions", status_code=201)
+    def bare(ref: str, payload: dict = Body()) -> dict:  # noqa: B008
+        with engine.begin() as conn:
+            conn.execute(insert, {"ref": f"R-{secrets.token_hex(5)}", "name": payload["name"],
+                                  "org": payload.get("organisation"), "cat": payload["category"],
+                                  "country": payload["country"], "email": payload["email"],
+                                  "lang": payload["language"], "summary": payload["summary"],
+                                  "answers": json.dumps(payload["answers"]), "published": True, "at": at})  # fmt: skip
+        return {"ok": True}
+
+    return app
+
+
 async def post_submissions(
     port: int, tag: str, count: int, connections: int
 ) -> tuple[float, list[float], dict[int, int]]:

@@ -50,31 +50,10 @@ def ours_app():
 
 
 def bare_app():
-    import json
-    import secrets
-
-    from fastapi import Body, FastAPI
-
+    from bench.common import bare_app as bare
     from store.db import make_engine
 
-    engine = make_engine(os.environ["BENCH_DATABASE_URL"])
-    app = FastAPI()
-
-    @app.post("/api/consultations/{ref}/submissions", status_code=201)
-    def bare(ref: str, payload: dict = Body()) -> dict:  # noqa: B008
-        with engine.begin() as conn:
-            conn.execute(
-                text("INSERT INTO submission (consultation_id, reference, name, organisation, category, country, email,"
-                     " language, summary, answers, channel, published, content_hash, received_at) VALUES (1, :ref,"
-                     " :name, :org, :cat, :country, :email, :lang, :summary, :answers, 'api', true, '', :at)"),
-                {"ref": f"R-{secrets.token_hex(5)}", "name": payload["name"], "org": payload.get("organisation"),
-                 "cat": payload["category"], "country": payload["country"], "email": payload["email"],
-                 "lang": payload["language"], "summary": payload["summary"], "answers": json.dumps(payload["answers"]),
-                 "at": NOW},
-            )  # fmt: skip
-        return {"ok": True}
-
-    return app
+    return bare(make_engine(os.environ["BENCH_DATABASE_URL"]), at=NOW)
 
 
 def _measure(factory: str, url: str, folder: str, workers: int, tag: str, count: int = N,

@@ -40,33 +40,13 @@ def _serve_ours(url: str, data_dir: str, port: int) -> None:
 
 
 def _serve_bare(url: str, data_dir: str, port: int) -> None:
-    import json
-    import secrets
-
     import uvicorn
-    from fastapi import Body, FastAPI
-    from sqlalchemy import text
 
+    from bench.common import bare_app
     from store.db import make_engine
 
-    engine = make_engine(url)
-    app = FastAPI()
-
-    @app.post("/api/consultations/{ref}/submissions", status_code=201)
-    def bare(ref: str, payload: dict = Body()) -> dict:  # noqa: B008
-        with engine.begin() as conn:
-            conn.execute(
-                text("INSERT INTO submission (consultation_id, reference, name, organisation, category, country, email,"
-                     " language, summary, answers, channel, published, content_hash, received_at) VALUES (1, :ref,"
-                     " :name, :org, :cat, :country, :email, :lang, :summary, :answers, 'api', 1, '', :at)"),
-                {"ref": f"R-{secrets.token_hex(5)}", "name": payload["name"], "org": payload.get("organisation"),
-                 "cat": payload["category"], "country": payload["country"], "email": payload["email"],
-                 "lang": payload["language"], "summary": payload["summary"], "answers": json.dumps(payload["answers"]),
-                 "at": NOW.replace(tzinfo=None)},
-            )  # fmt: skip
-        return {"ok": True}
-
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", timeout_keep_alive=75)
+    uvicorn.run(bare_app(make_engine(url), at=NOW.replace(tzinfo=None)), host="127.0.0.1", port=port,
+                log_level="error", timeout_keep_alive=75)  # fmt: skip
 
 
 def _database() -> tuple[str, str]:

@@ -89,7 +89,7 @@ class Clock:
         self.settings, self.interval, self.server, self.announce = settings, interval, server, announce
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.engine = make_engine(settings.database_url)
-        self.compiler = CompilationWriter(settings=settings, announce=announce)
+        self.compiler = CompilationWriter(settings=settings, engine=self.engine, announce=announce)
 
     def fire(self) -> str:
         """One firing: hold the lease, then tick — renewing the lease all the while, so a

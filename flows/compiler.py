@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 
+from sqlalchemy import Engine
+
 from config import Settings
 from flows import work
 from store.db import make_engine
@@ -29,8 +31,9 @@ from store.db import make_engine
 class CompilationWriter:
     """At most one writer process at a time, started by `poke` when files are missing."""
 
-    def __init__(self, *, settings: Settings, announce: Callable[[str], None]) -> None:
-        self.settings, self.announce = settings, announce
+    def __init__(self, *, settings: Settings, engine: Engine, announce: Callable[[str], None]) -> None:
+        """`engine`: the clock's own, for the look at what is missing (the writer opens its own)."""
+        self.settings, self.engine, self.announce = settings, engine, announce
         self.process: BaseProcess | None = None
 
     def busy(self) -> bool:
@@ -44,11 +47,7 @@ class CompilationWriter:
             self.announce(f"clock: the compilation writer stopped with exit code {self.process.exitcode}; "
                           "its files are written again")  # fmt: skip
         self.process = None
-        engine = make_engine(self.settings.database_url)
-        try:
-            missing = work.files_missing(engine=engine, settings=self.settings)
-        finally:
-            engine.dispose()
+        missing = work.files_missing(engine=self.engine, settings=self.settings)
         if not missing:
             return None
         process = multiprocessing.get_context("spawn").Process(
