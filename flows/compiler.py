@@ -2,13 +2,13 @@
 a process of their own, off the clock's path.
 
 A tick commits a consultation as compiled in milliseconds; writing its HTML, CSV and JSON
-takes as long as it has responses (a minute per 100,000 in HTML). Written inside the tick,
-that minute held up every reminder and receipt behind it (issue: a reminder 56 s late
-behind one big compilation). Here the clock only looks whether files are missing (the
-stage is the durable marker, flows/work.py files_missing) and starts one writer process
-when none is running; the next firings go on ticking and delivering mail meanwhile, and a
-writer cut short (a stop, a crash) leaves a folder without its `.complete` marker, which
-the next writer writes again.
+takes as long as it has responses (about a minute and a half per million, per language).
+Written inside the tick, that time held up every reminder and receipt behind it
+(bench/clock_path: a reminder 9.6 s late behind 100,000 contributions, 0.2 s with this).
+Here the clock only looks whether files are missing (the stage is the durable marker,
+flows/work.py files_missing) and starts one writer process when none is running; the next
+firings go on ticking and delivering mail meanwhile, and a writer cut short (a stop, a
+crash) leaves a folder without its `.complete` marker, which the next writer writes again.
 
 A process, not a thread: the writing is pure Python and would share the GIL with the web
 app and the tick. Spawned, not forked: `consult serve` is threaded.
