@@ -16,7 +16,7 @@ from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
-from functools import cache
+from functools import cache, lru_cache
 
 import idna
 
@@ -54,6 +54,7 @@ def _address(name: str | None, addr: str) -> str:
     return f"{display} <{address}>" if display else f"<{address}>"  # UTF-8 as it is: RFC 6532
 
 
+@lru_cache(maxsize=256)  # a fan-out's subject is one per language
 def _encoded(text: str) -> str:
     """RFC 2047 base64 encoded-words, folded; cut on character boundaries (`Header`
     does the same but weighs quoted-printable first, ten times slower)."""
@@ -78,6 +79,9 @@ def _base64(text: str) -> bytes:
     return base64.encodebytes(text.encode("utf-8")).replace(b"\n", b"\r\n")
 
 
+_date = lru_cache(maxsize=16)(format_datetime)  # one `now` for a whole fan-out
+
+
 @cache
 def _from_header(sender: str) -> str:
     return _address(*parseaddr(sender))
@@ -93,7 +97,7 @@ def build_bytes(
         f"From: {_from_header(sender)}",
         f"To: {_address(recipient_name, recipient_email)}",
         f"Subject: {_encoded(subject)}",
-        f"Date: {format_datetime(date)}",
+        f"Date: {_date(date)}",
         f"Message-ID: {one_line(message_id)}",
     ]
     if reply_to:

@@ -51,7 +51,7 @@ def consultation_values(c: Consultation, lang: str, mail: MailSettings) -> dict[
 _deadline_text = lru_cache(maxsize=256)(long_instant)
 
 
-def _for_stakeholder(s: Stakeholder, mail: MailSettings) -> dict[str, Any]:
+def _for_stakeholder(s: Stakeholder | registry.Recipient, mail: MailSettings) -> dict[str, Any]:
     return {"name": s.name, "unsubscribe_url": f"{mail.base_url}/unsubscribe/{s.unsubscribe_token}"}
 
 
@@ -88,8 +88,8 @@ def wording_for(c: Consultation, notice: str, details: dict[str, Any], now: date
 
 
 def messages_for(
-    *, consultation: Consultation, recipients: Iterable[Stakeholder], wording: Wording, mail: MailSettings,
-    overrides: dict[str, Any] | None = None,
+    *, consultation: Consultation, recipients: Iterable[Stakeholder | registry.Recipient], wording: Wording,
+    mail: MailSettings, overrides: dict[str, Any] | None = None,
 ) -> list[Outgoing]:  # fmt: skip
     """One message per recipient, in their language (`overrides`: values a preview fills in)."""
     out: list[Outgoing] = []
@@ -124,7 +124,7 @@ def queue_to_stakeholders(
     registry (a million newcomers invited at once peaked at 4 GB built whole)."""
     audience = registry.audience_of(consultation)
     queued = 0
-    for batch in registry.reachable_batches(session=session, audience=audience):
+    for batch in registry.recipient_batches(session=session, audience=audience):
         recipients = [s for s in batch if s.email not in exclude_emails]
         out = messages_for(consultation=consultation, recipients=recipients, wording=wording, mail=mail)
         queued += enqueue(session=session, messages=out, now=now, sender=mail.sender)

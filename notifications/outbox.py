@@ -17,13 +17,12 @@ from typing import Any
 
 from sqlalchemy import insert as sa_insert
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, func, select
 
 from notifications.mime import build_bytes
 from notifications.render import Rendered
 from store.installation import installation_key
-from store.statements import insert_new
+from store.statements import bound_value, insert_new, insert_new_rows, insert_rows
 from store.tables import Consultation, OutboxBody, OutboxMessage
 
 
@@ -84,54 +83,53 @@ def enqueue(*, session: Session, messages: Sequence[Outgoing], now: datetime, se
     """
     if not messages:
         return 0
-    rows: list[dict[str, Any]] = []
-    bodies: dict[str, bytes] = {}
     installation = installation_key(session)
-    for m in messages:
-        key, mid, raw = mime(m, now=now, sender=sender, installation=installation)
-        bodies[key] = raw
-        rows.append(
-            {
-                "idempotency_key": key, "message_id": mid,
-                "consultation_id": m.consultation_id, "stakeholder_id": m.stakeholder_id, "purpose": m.purpose,
-                "language": m.language, "recipient_email": m.recipient_email, "recipient_name": m.recipient_name,
-                "subject": m.rendered.subject,
-                "unsubscribe_url": m.unsubscribe_url, "status": Status.PENDING.value, "attempts": 0,
-                "next_attempt_at": now, "created_at": now, "deadline_at": m.deadline_at,
-            }
-        )  # fmt: skip
     connection = session.connection()
-    if len(rows) == 1:  # a receipt, an alert: the statement compiled once per process
-        new_id = connection.execute(_add_one(tuple(rows[0])), rows[0]).scalar()
+    if len(messages) == 1:  # a receipt, an alert: the statement compiled once per process
+        (m,) = messages
+        key, mid, raw = mime(m, now=now, sender=sender, installation=installation)
+        row = dict(zip(_COLUMNS, _row(m, key, mid, now, now, m.deadline_at), strict=True))
+        new_id = connection.execute(_add_one(), row).scalar()
         if new_id is not None:
             connection.execute(_add_body(), {"outbox_id": new_id, "raw": raw})
         return int(new_id is not None)
-    add_many = _add_many(session.get_bind().dialect.name)
+    # A fan-out: rows and bodies in the driver's own terms, 1,000 to a statement.
+    table, dialect = OutboxMessage.__table__, connection.dialect  # type: ignore[attr-defined]
+    at = bound_value(table.c.created_at, now, dialect)
+    deadlines: dict[datetime | None, Any] = {}
     queued = 0
-    for start in range(0, len(rows), 1000):
-        # A fan-out: compiled once per chunk of 1,000, negligible per message.
-        new = connection.execute(add_many, rows[start : start + 1000]).all()
-        if new:
-            connection.execute(_add_body(), [{"outbox_id": i, "raw": bodies[k]} for i, k in new])
+    for start in range(0, len(messages), 1000):
+        rows: list[tuple] = []
+        bodies: dict[str, bytes] = {}
+        for m in messages[start : start + 1000]:
+            key, mid, raw = mime(m, now=now, sender=sender, installation=installation)
+            if m.deadline_at not in deadlines:
+                deadlines[m.deadline_at] = bound_value(table.c.deadline_at, m.deadline_at, dialect)
+            rows.append(_row(m, key, mid, at, at, deadlines[m.deadline_at]))
+            bodies[key] = raw
+        new = insert_new_rows(connection=connection, table=table, columns=_COLUMNS, conflict=("idempotency_key",),
+                              returning="id, idempotency_key", rows=rows)  # fmt: skip
+        body = OutboxBody.__table__  # type: ignore[attr-defined]
+        raws = [(outbox_id, bodies[k]) for outbox_id, k in new]
+        insert_rows(connection=connection, table=body, columns=("outbox_id", "raw"), rows=raws)
         queued += len(new)
     return queued
 
 
-@cache
-def _add_many(dialect: str):
-    """Insert-or-skip for many rows (executemany with RETURNING needs the Core construct)."""
-    table = OutboxMessage.__table__  # type: ignore[attr-defined]
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(table.c.id, table.c.idempotency_key)
-    )
+_COLUMNS = ("idempotency_key", "message_id", "consultation_id", "stakeholder_id", "purpose", "language",
+            "recipient_email", "recipient_name", "subject", "unsubscribe_url", "status", "attempts",
+            "next_attempt_at", "created_at", "deadline_at")  # fmt: skip
 
 
-def _add_one(columns: tuple[str, ...]):
+def _row(m: Outgoing, key: str, mid: str, next_attempt_at: Any, created_at: Any, deadline_at: Any) -> tuple:
+    return (key, mid, m.consultation_id, m.stakeholder_id, m.purpose, m.language, m.recipient_email,
+            m.recipient_name, m.rendered.subject, m.unsubscribe_url, Status.PENDING.value, 0, next_attempt_at,
+            created_at, deadline_at)  # fmt: skip
+
+
+def _add_one():
     table = OutboxMessage.__table__  # type: ignore[attr-defined]
-    return insert_new(table, columns=columns, conflict=("idempotency_key",), returning="id")
+    return insert_new(table, columns=_COLUMNS, conflict=("idempotency_key",), returning="id")
 
 
 @cache

@@ -9,10 +9,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
-from sqlalchemy import Text, cast, func, insert, or_
+from sqlalchemy import Text, cast, func, insert, null, or_
 from sqlmodel import Session, col, select
 
 from notifications import registry_csv
@@ -265,14 +265,35 @@ def list_stakeholders(*, session: Session) -> list[Stakeholder]:
 
 def reachable(*, session: Session, audience: Audience | None = None) -> list[Stakeholder]:
     """Those mail may go to: not opted out, not bounced, and in the audience if one is given."""
-    return [s for batch in reachable_batches(session=session, audience=audience) for s in batch]
+    return [s for batch in _batches(session, select(Stakeholder), audience, 5000) for s in batch]
 
 
-def reachable_batches(*, session: Session, audience: Audience | None = None,
-                      size: int = 5000) -> Iterator[list[Stakeholder]]:  # fmt: skip
+class Recipient(NamedTuple):
+    """What a message needs of a stakeholder. A fan-out reads these, not whole rows: loading
+    100,000 ORM objects (their JSON decoded, each put in the identity map) took a quarter
+    of the time it took to queue their reminders (bench/mail_delivery.py)."""
+
+    id: int
+    name: str
+    email: str
+    language: str
+    unsubscribe_token: str
+    lists: list[str] | None  # read only when the audience names lists
+
+
+def recipient_batches(*, session: Session, audience: Audience | None = None,
+                      size: int = 5000) -> Iterator[list[Recipient]]:  # fmt: skip
     """`reachable`, `size` at a time in id order (keyset paging): a fan-out to a registry of
     a million addresses holds one batch, not the registry."""
-    query = select(Stakeholder).where(col(Stakeholder.opted_out).is_(False), col(Stakeholder.bounced).is_(False))
+    s = Stakeholder
+    lists = col(s.lists) if audience is not None and audience.lists else null()
+    query = select(s.id, s.name, s.email, s.language, s.unsubscribe_token, lists)  # type: ignore[call-overload]
+    for batch in _batches(session, query, audience, size):
+        yield [Recipient(*row) for row in batch]
+
+
+def _batches(session: Session, query: Any, audience: Audience | None, size: int) -> Iterator[list[Any]]:
+    query = query.where(col(Stakeholder.opted_out).is_(False), col(Stakeholder.bounced).is_(False))
     if audience is not None and audience.categories:
         query = query.where(col(Stakeholder.category).in_(audience.categories))
     if audience is not None and audience.countries:

@@ -18,6 +18,7 @@ class Received:
     sender: str
     recipients: list[str]
     data: bytes
+    connection: int = 0  # which SMTP session it came on
 
     @property
     def message(self) -> EmailMessage:
@@ -55,7 +56,7 @@ class _Handler:
         if reply:
             return reply
         data = envelope.original_content or envelope.content
-        item = Received(envelope.mail_from, list(envelope.rcpt_tos), data)
+        item = Received(envelope.mail_from, list(envelope.rcpt_tos), data, connection=id(session))
         with self.owner.lock:
             self.owner.received.append(item)
         if self.owner.behaviour.on_accept:

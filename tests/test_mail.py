@@ -299,6 +299,36 @@ def test_connection_dropped_mid_data_is_retried_and_blocks_no_one(session: Sessi
     assert all(len(v) == 1 for v in server.by_recipient().values())
 
 
+@pytest.mark.parametrize("connections", [1, 4])
+def test_a_message_is_accepted_only_once_its_connection_s_previous_one_is_marked(
+    session: Session, engine: Engine, connections: int
+) -> None:
+    """The crash window stays one message per connection, with the commits deferred to the
+    next envelope and shared: when the server takes a message at the end of its DATA, every
+    message that connection delivered before is already marked sent in the database."""
+    people = [(f"P{i}", f"p{i}@example.org", "other", "CH", "en") for i in range(120)]
+    add_people(session, people)
+    issue_letter(session)
+    marked_too_late: list[str] = []
+    earlier: dict[int, list[str]] = {}
+
+    def check(item) -> None:
+        before = earlier.setdefault(item.connection, [])
+        if before:
+            with engine.connect() as conn:
+                ids = set(conn.execute(select(OutboxMessage.message_id).where(
+                    OutboxMessage.message_id.in_(before), OutboxMessage.status == "sent")).scalars())  # fmt: skip
+            marked_too_late.extend(m for m in before if m not in ids)
+        before.append(item.message["Message-ID"])
+
+    with SmtpTestServer() as server:
+        server.behaviour.on_accept = check
+        report = send(engine, server, mail=replace(MAIL, concurrency=connections))
+    assert report.sent == 120 and len(earlier) == connections, (str(report), len(earlier))
+    assert marked_too_late == []
+    assert {m.status for m in all_messages(session)} == {"sent"}
+
+
 def test_gives_up_after_max_attempts(session: Session, engine: Engine) -> None:
     add_people(session, PEOPLE[:1])
     issue_letter(session)
