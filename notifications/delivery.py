@@ -187,14 +187,16 @@ class _Ledger:
         """The ids of the next `limit` due messages not held back (`only`: of that kind —
         the web's watchdog sends its own alert while the clock is stopped): those whose
         lease lapsed (a deliverer died), then the pending ones in the order they fell due.
-        Each read off the due index in its order, stopping at `limit` (not every due
+        Each read off its partial index in its order, stopping at `limit` (not every due
         message sorted at each claim)."""
         now, t = self.now, OutboxMessage.__table__.c  # type: ignore[attr-defined]
         held = sa_select(Consultation.id).where(col(Consultation.mail_held_at).is_not(None))  # type: ignore[call-overload]
         free = or_(t.consultation_id.is_(None), t.consultation_id.not_in(held))
         if self.only:
             free = and_(free, t.purpose.startswith(self.only))
-        lapsed = sa_select(t.id).where(t.status == Status.SENDING, t.lease_until < now, free).order_by(t.id)
+        lapsed = (
+            sa_select(t.id).where(t.status == Status.SENDING, t.lease_until < now, free).order_by(t.lease_until, t.id)
+        )
         pending = (
             sa_select(t.id)
             .where(t.status == Status.PENDING, t.next_attempt_at <= now, free)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from store.types import UTCDateTime
@@ -141,7 +141,14 @@ class OutboxMessage(SQLModel, table=True):
     """
 
     __tablename__ = "outbox_message"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at", "id"),)  # claims read it in order
+    # What a claim reads, each in its order (notifications/delivery.py); a message sent or
+    # given up leaves them.
+    __table_args__ = (
+        Index("ix_outbox_pending", "next_attempt_at", "id", sqlite_where=text("status = 'pending'"),
+              postgresql_where=text("status = 'pending'")),
+        Index("ix_outbox_sending", "lease_until", "id", sqlite_where=text("status = 'sending'"),
+              postgresql_where=text("status = 'sending'")),
+    )  # fmt: skip
 
     id: int | None = Field(default=None, primary_key=True)
     idempotency_key: str = Field(max_length=300, unique=True)
