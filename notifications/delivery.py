@@ -147,17 +147,17 @@ class _Ledger:
                 if not window:
                     break
                 fates: dict[str | None, list[int]] = {}
-                for outbox_id, fate in self.conn.execute(_fates(window, now, dialect)):
+                for outbox_id, fate in self.conn.execute(_fates(window, now, dialect)).all():
                     fates.setdefault(fate, []).append(outbox_id)
                 update = OutboxMessage.__table__.update  # type: ignore[attr-defined]
                 for fate, ids in fates.items():
                     if fate is None:
                         continue
                     status, reason = _FATES[fate]
+                    mark = update().where(among(t.id, ids, dialect), still_due)
                     changed = self.conn.execute(
-                        update().where(among(t.id, ids, dialect), still_due).values(status=status, lease_until=None,
-                                                                      last_error=reason)
-                    ).rowcount  # fmt: skip
+                        mark.values(status=status, lease_until=None, last_error=reason)
+                    ).rowcount
                     if status == Status.SKIPPED:
                         skipped += changed
                     else:
@@ -171,15 +171,14 @@ class _Ledger:
                 if rows:  # a window all superseded or skipped: the next one
                     break
             body = OutboxBody.__table__.c  # type: ignore[attr-defined]
-            raw: dict[int, bytes] = {
-                outbox_id: data
-                for outbox_id, data in self.conn.execute(
-                    sa_select(body.outbox_id, body.raw).where(among(body.outbox_id, [r.id for r in rows], dialect))
-                )
-            }
-        claimed = sorted(
-            (Claimed(r.id, r.recipient_email, bytes(raw[r.id]), r.attempts) for r in rows), key=lambda c: c.id
-        )
+            raw: dict[int, bytes] = dict(
+                self.conn.execute(
+                    sa_select(body.outbox_id, body.raw).where(among(body.outbox_id, [r[0] for r in rows], dialect))
+                ).all()  # type: ignore[arg-type]
+            )
+        # (tuples, sorted by id; their rows read whole, not one fetch each: a claim is a pause
+        # of every connection)
+        claimed = sorted(Claimed(i, email, bytes(raw[i]), attempts) for i, email, attempts in rows)
         self.held.update(c.id for c in claimed)
         return claimed, skipped, superseded
 
@@ -207,7 +206,7 @@ class _Ledger:
             pick = pick.limit(limit - len(window))
             if self.conn.dialect.name == "postgresql":
                 pick = pick.with_for_update(skip_locked=True)
-            window += self.conn.execute(pick).scalars()
+            window += self.conn.execute(pick).scalars().all()
             if len(window) >= limit:
                 break
         return window

@@ -140,11 +140,15 @@ def fan_out_for(settings: Settings, now: datetime) -> list[str]:
 
 
 def stop_with_parent() -> None:
-    """A worker process's initializer: leave when the process that started it is gone
-    (killed with SIGKILL, say), so no worker outlives its server."""
+    """A background worker process's initializer: leave when the process that started it
+    is gone (killed with SIGKILL, say), so no worker outlives its server; and yield the CPU
+    to it — on a small machine a fan-out of thousands of notices took the cores from the
+    web's own requests (a /healthz poll waited 300–400 ms), it now takes what they leave."""
     import os
     import threading
     import time
+
+    os.nice(10)
 
     parent = os.getppid()
 

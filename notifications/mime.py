@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -75,8 +76,14 @@ def _encoded(text: str) -> str:
     return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(w.encode()).decode()}?=" for w in words)
 
 
+_LINE = re.compile(rb".{1,76}")  # RFC 2045: base64 in lines of at most 76 characters
+
+
 def _base64(text: str) -> bytes:
-    return base64.encodebytes(text.encode("utf-8")).replace(b"\n", b"\r\n")
+    """What `base64.encodebytes` gives, with CRLF, its lines cut in C (a fan-out encodes
+    two parts of every message: `encodebytes` cuts them in a Python loop)."""
+    encoded = base64.b64encode(text.encode("utf-8"))
+    return b"\r\n".join(_LINE.findall(encoded)) + b"\r\n" if encoded else b""
 
 
 _date = lru_cache(maxsize=16)(format_datetime)  # one `now` for a whole fan-out

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from config import MailSettings
 from notifications import registry
 from notifications.outbox import Outgoing, enqueue, mime
-from notifications.render import Stencil, render
+from notifications.render import RECEIPT_PERSONAL, Stencil, render, stencil
 from states import Notice, Stage
 from states.dates import long_date, long_instant, time_left
 from states.errors import ConsultError
@@ -148,9 +148,9 @@ def queue_receipt(
     """The receipt of a response, or of its amendment (one per version), with the private
     link to confirm, amend or withdraw it."""
     s, lang = submission, submission.language
-    values = {**consultation_values(consultation, lang, mail), "questions": [], "name": s.name,
-              "reference": s.reference, "received_at": long_instant(now, lang, consultation.timezone),
-              "unsubscribe_url": None, "manage_url": f"{mail.base_url}/respond/manage/{link}",
+    personal = {"name": s.name, "reference": s.reference, "received_at": long_instant(now, lang, consultation.timezone),
+                "manage_url": f"{mail.base_url}/respond/manage/{link}"}  # fmt: skip
+    values = {**consultation_values(consultation, lang, mail), "questions": [], "unsubscribe_url": None,
               "confirm": s.confirmed_at is None and consultation.publish_after == "confirmation",
               "moderated": s.confirmed_at is None and consultation.publish_after == "moderation",
               "private": s.publication == "private", "anonymous": s.publication == "anonymous",
@@ -159,7 +159,8 @@ def queue_receipt(
     email, name = s.email, s.name
     message = Outgoing(
         consultation_id=consultation.id, stakeholder_id=None, purpose=purpose, language=lang,
-        recipient_email=email, recipient_name=name, rendered=render("receipt", lang, values),
+        recipient_email=email, recipient_name=name,
+        rendered=stencil("receipt", lang, values, RECEIPT_PERSONAL).fill(personal),
         reply_to=consultation.contact_email,
     )  # fmt: skip
     return enqueue(session=session, messages=[message], now=now, sender=mail.sender)

@@ -22,7 +22,7 @@ from sqlmodel import Session, col, func, select
 from notifications.mime import build_bytes
 from notifications.render import Rendered
 from store.installation import installation_key
-from store.statements import bound_value, insert_new, insert_new_rows, insert_rows
+from store.statements import bound_value, insert_new, insert_new_rows, insert_new_with, insert_rows
 from store.tables import Consultation, OutboxBody, OutboxMessage
 
 
@@ -89,6 +89,11 @@ def enqueue(*, session: Session, messages: Sequence[Outgoing], now: datetime, se
         (m,) = messages
         key, mid, raw = mime(m, now=now, sender=sender, installation=installation)
         row = dict(zip(_COLUMNS, _row(m, key, mid, now, now, m.deadline_at), strict=True))
+        if connection.dialect.name == "postgresql":
+            body = OutboxBody.__table__  # type: ignore[attr-defined]
+            both = insert_new_with(OutboxMessage.__table__, columns=_COLUMNS, conflict=("idempotency_key",),  # type: ignore[attr-defined]
+                                   child=body, child_key="outbox_id", child_columns=("outbox_id", "raw"))  # fmt: skip
+            return int(connection.execute(both, {**row, "raw": raw}).scalar() is not None)
         new_id = connection.execute(_add_one(), row).scalar()
         if new_id is not None:
             connection.execute(_add_body(), {"outbox_id": new_id, "raw": raw})

@@ -4,6 +4,7 @@ fails loudly), autoescape for HTML (user text never becomes markup)."""
 
 from __future__ import annotations
 
+import json
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -133,44 +134,71 @@ def render(purpose: str, lang: str, context: dict[str, Any]) -> Rendered:
     return Rendered(subject=subject, text=text, html=html)
 
 
-# A stakeholder's own values in a notice; everything else is the same for every recipient
-# who reads that language.
+# A stakeholder's own values in a notice, and a respondent's in a receipt; everything else
+# is the same for every recipient who reads that language (and, for a receipt, whose
+# response is in the same state).
 PERSONAL = ("name", "unsubscribe_url")
-_MARK = {key: f"\ue000{n}\ue001" for n, key in enumerate(PERSONAL)}  # private-use: never typed in a name
-_PROBE = {"name": "Probe O'Name <&> \u0645\u062b\u0627\u0644", "unsubscribe_url": "https://probe.example/u/x?a=1&b=<2>"}
+RECEIPT_PERSONAL = ("name", "reference", "received_at", "manage_url")
+_OPEN, _CLOSE = "\ue000", "\ue001"  # private-use: never typed in a name
+
+
+def _probe(key: str) -> str:
+    return "https://probe.example/u/x?a=1&b=<2>" if _is_link(key) else "Probe O'Name <&> \u0645\u062b\u0627\u0644"
 
 
 class Stencil:
-    """One notice rendered once per language with marks where the personal values go; each
-    recipient's copy is the stencil with theirs set in, isolated and escaped as `render`
-    would. A fan-out of 100,000 reminders rendered 17 templates per message (0.85 ms each:
-    85 s, longer than sending them); this is three string replacements.
+    """One message rendered once with marks where the personal values go; each recipient's
+    copy is the stencil with theirs set in, isolated and escaped as `render` would. A
+    fan-out of 100,000 reminders rendered 17 templates per message (0.85 ms each: 85 s,
+    longer than sending them); this is a few string replacements. A receipt took a fifth
+    of a web submission's own time to render (bench/http_postgres.py).
 
     Byte-for-byte the same as `render` (tests/test_mail.py compares them for every purpose
-    and language, with names hypothesis makes up); where it could not be — a name that
-    looks like an address (rendered as a mail link), a mark in a name, wording that
-    transforms the name — `fill` renders the message whole instead."""
+    and language, with values hypothesis makes up); where it could not be — a value that
+    looks like an address (rendered as a mail link), a mark in a value, wording that
+    transforms a value — `fill` renders the message whole instead."""
 
-    def __init__(self, purpose: str, lang: str, context: dict[str, Any]) -> None:
+    def __init__(self, purpose: str, lang: str, context: dict[str, Any], personal: tuple[str, ...] = PERSONAL) -> None:
         self.purpose, self.lang, self.context = purpose, lang, context
-        marked = render(purpose, lang, {**context, **_MARK})
+        self.marks = {key: f"{_OPEN}{n}{_CLOSE}" for n, key in enumerate(personal)}
+        marked = render(purpose, lang, {**context, **self.marks})
         self.subject, self.text, self.html = marked.subject, marked.text, marked.html
-        self.usable = not any(mark in self.subject for mark in _MARK.values())
+        self.usable = not any(mark in self.subject for mark in self.marks.values())
         # Wording that filters or transforms a personal value would leave its mark changed:
         # one recipient set in both ways tells.
-        self.usable = self.usable and self.fill(_PROBE) == render(purpose, lang, {**context, **_PROBE})
+        probe = {key: _probe(key) for key in personal}
+        self.usable = self.usable and self.fill(probe) == render(purpose, lang, {**context, **probe})
 
     def fill(self, personal: dict[str, str]) -> Rendered:
         if not self.usable or not self._fits(personal):
             return render(self.purpose, self.lang, {**self.context, **personal})
         text, html = self.text, self.html
-        for key, mark in _MARK.items():
+        for key, mark in self.marks.items():
             text = text.replace(mark, personal[key])
             html = html.replace(mark, str(escape(personal[key])))
         return Rendered(subject=self.subject, text=text, html=html)
 
     def _fits(self, personal: dict[str, str]) -> bool:
-        if personal.keys() != _MARK.keys():
+        if personal.keys() != self.marks.keys():
             return False
-        name = personal["name"]
-        return bool(name) and not _is_address(name) and "\ue000" not in name and "\ue001" not in name
+        return all(
+            isinstance(value, str) and value and _OPEN not in value and _CLOSE not in value
+            and (_is_link(key) or not _is_address(value))
+            for key, value in personal.items()
+        )  # fmt: skip
+
+
+_STENCILS: dict[str, Stencil] = {}
+
+
+def stencil(purpose: str, lang: str, context: dict[str, Any], personal: tuple[str, ...]) -> Stencil:
+    """The stencil of a message with everything but `personal` as in `context`, made once
+    per process for as long as those stay the same (a receipt: per consultation, language
+    and state of the response), at most a few hundred kept."""
+    key = json.dumps([purpose, lang, personal, context], sort_keys=True, default=str, ensure_ascii=False)
+    found = _STENCILS.get(key)
+    if found is None:
+        if len(_STENCILS) >= 512:
+            _STENCILS.clear()
+        found = _STENCILS[key] = Stencil(purpose, lang, context, personal)
+    return found

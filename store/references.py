@@ -15,8 +15,10 @@ the importer draws again, store/submissions.py).
 from __future__ import annotations
 
 import hashlib
+import threading
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from store.installation import installation_key
@@ -24,6 +26,12 @@ from store.installation import installation_key
 SPACE = 1 << 40
 _HALF, _MASK = 20, (1 << 20) - 1
 _keys: dict[str, tuple[int, ...]] = {}
+# On PostgreSQL single references come from a block of BLOCK numbers drawn at once and kept
+# by the process: a round trip fewer for 31 web submissions in 32. Numbers a process holds
+# when it stops are never used (the sequence never gives them again): a gap, no repeat.
+BLOCK = 32
+_spare: WeakKeyDictionary[Engine, list[int]] = WeakKeyDictionary()  # by database (tests use many)
+_spare_lock = threading.Lock()
 
 
 def _round_keys(session: Session) -> tuple[int, ...]:
@@ -51,12 +59,23 @@ def numbers(*, session: Session, count: int) -> range | list[int]:
     if count <= 0:
         return []
     if session.get_bind().dialect.name == "postgresql":
-        rows = session.execute(text("SELECT nextval('reference_number') FROM generate_series(1, :n)"), {"n": count})
-        return [r[0] for r in rows]
+        if count >= BLOCK:
+            return _next_values(session, count)
+        with _spare_lock:  # a web submission takes one of a block this process drew before
+            spare = _spare.setdefault(session.get_bind().engine, [])
+            if len(spare) < count:
+                spare += _next_values(session, BLOCK)
+            taken, spare[:] = spare[:count], spare[count:]
+            return taken
     end = session.execute(
         text("UPDATE reference_counter SET next = next + :n WHERE id = 1 RETURNING next"), {"n": count}
     ).scalar_one()
     return range(end - count, end)
+
+
+def _next_values(session: Session, count: int) -> list[int]:
+    rows = session.execute(text("SELECT nextval('reference_number') FROM generate_series(1, :n)"), {"n": count})
+    return [r[0] for r in rows]
 
 
 def draw(*, session: Session, count: int) -> list[str]:

@@ -49,6 +49,26 @@ def insert_new(table: Table, *, columns: tuple[str, ...], conflict: tuple[str, .
     return text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))
 
 
+@cache
+def insert_new_with(
+    table: Table, *, columns: tuple[str, ...], conflict: tuple[str, ...], child: Table, child_key: str,
+    child_columns: tuple[str, ...],
+) -> TextClause:  # fmt: skip
+    """PostgreSQL: `insert_new`, and a row of `child` pointing at the new row (`child_key`)
+    with `child_columns`, in one statement (a data-modifying WITH); returns the new id, or
+    no row. A web submission's receipt is a message and its body: one round trip fewer."""
+    names, values = ", ".join(columns), ", ".join(f":{c}" for c in columns)
+    extra = [c for c in child_columns if c != child_key]
+    sql = (
+        f"WITH new AS (INSERT INTO {table.name} ({names}) VALUES ({values}) "
+        f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING id) "
+        f"INSERT INTO {child.name} ({child_key}, {', '.join(extra)}) "
+        f"SELECT id, {', '.join(f':{c}' for c in extra)} FROM new RETURNING {child_key}"
+    )
+    binds = [bindparam(c, type_=table.c[c].type) for c in columns]
+    return text(sql).bindparams(*binds, *(bindparam(c, type_=child.c[c].type) for c in extra))
+
+
 def insert_rows(*, connection: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple]) -> None:
     """Many rows of ready values through the driver's own executemany.
 

@@ -462,13 +462,14 @@ def test_a_sending_run_renews_its_two_minute_lease_while_it_lives(session: Sessi
        token=st.text("abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=1, max_size=30))  # fmt: skip
 def test_a_notice_from_its_stencil_is_the_notice_rendered_whole(name: str, token: str) -> None:
     """A fan-out renders each notice once per language and sets each recipient's name and
-    unsubscribe link into it (notifications/render.py Stencil): byte for byte what
-    rendering it whole gives, for every stakeholders' notice and language, whatever the
-    name — Arabic, markup, an address, quotes, the stencil's own marks."""
+    unsubscribe link into it (notifications/render.py Stencil), and a receipt its
+    respondent's: byte for byte what rendering it whole gives, for every stakeholders'
+    notice, receipt state and language, whatever the name — Arabic, markup, an address,
+    quotes, the stencil's own marks."""
     from datetime import UTC, datetime
 
     from notifications.notices import consultation_values, wording_for
-    from notifications.render import Stencil, render
+    from notifications.render import RECEIPT_PERSONAL, Stencil, render
     from states.languages import LANGUAGES
     from store.tables import Consultation
 
@@ -490,3 +491,17 @@ def test_a_notice_from_its_stencil_is_the_notice_rendered_whole(name: str, token
             stencil = Stencil(notice, lang, context)
             assert stencil.usable, (notice, lang)
             assert stencil.fill(personal) == render(notice, lang, {**context, **personal}), (notice, lang)
+    # A receipt: the respondent's name, reference, time received and private link set in,
+    # for each state its wording tells apart.
+    own = {"name": name, "reference": "R-7Q2K-4XNM", "received_at": "12 August 2017 at 10:00",
+           "manage_url": f"https://consult.example/respond/manage/{token}"}  # fmt: skip
+    for lang in LANGUAGES:
+        for confirm, moderated, private, anonymous, amended in ((True, False, False, False, False),
+                                                                (False, True, True, False, True),
+                                                                (False, False, False, True, False)):  # fmt: skip
+            context = {**consultation_values(c, lang, MailSettings()), "questions": [], "unsubscribe_url": None,
+                       "confirm": confirm, "moderated": moderated, "private": private, "anonymous": anonymous,
+                       "amended": amended, "expire_days": 30}  # fmt: skip
+            stencil = Stencil("receipt", lang, context, RECEIPT_PERSONAL)
+            assert stencil.usable, lang
+            assert stencil.fill(own) == render("receipt", lang, {**context, **own}), lang

@@ -110,6 +110,46 @@ def test_stale_copy_gets_a_conflict_and_writes_nothing(session: Session, engine:
     assert [e.trigger for e in repo.audit_log(session=session, consultation_id=c.id)][-1] == "cancel"
 
 
+def test_an_intake_s_snapshot_is_read_again_once_the_consultation_changed(session: Session, engine: Engine) -> None:
+    """A response's intake reads the consultation's stage and version at each submission
+    and the whole row only when they changed (store/consultations.py snapshot): a
+    cancellation, made through another session, is what the next intake sees."""
+    c = consultation_in(session, Stage.OPEN)
+    session.commit()
+    with Session(engine) as reader:
+        first = repo.snapshot(session=reader, ref=c.slug)
+    with Session(engine) as reader:
+        assert repo.snapshot(session=reader, ref=str(c.id)) is first  # unchanged: the copy kept
+    change_stage(session=session, consultation=c, trigger=Trigger.CANCEL, actor=STAFF,
+                 now=geneva(date(2017, 7, 1)), policy=POLICY, reason="withdrawn")  # fmt: skip
+    session.commit()
+    with Session(engine) as reader:
+        now = repo.snapshot(session=reader, ref=c.slug)
+    assert now is not first and now.stage == "cancelled" and first.stage == "open"
+
+
+def test_single_references_drawn_by_two_processes_never_meet(engine: Engine) -> None:
+    """On PostgreSQL a web process draws single references from a block of the sequence it
+    keeps (store/references.py): two processes, interleaved, never draw the same one."""
+    from store import references
+    from store.db import make_engine
+
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the block is PostgreSQL's; SQLite's counter is read in the writer's transaction")
+    other = make_engine(str(engine.url.render_as_string(hide_password=False)))
+    try:
+        drawn: list[str] = []
+        for _ in range(3 * references.BLOCK):
+            for each in (engine, other):
+                with Session(each) as s:
+                    drawn += references.draw(session=s, count=1)
+        assert len(drawn) == len(set(drawn)) == 6 * references.BLOCK
+        with Session(engine) as s:  # both took whole blocks from the one sequence
+            assert s.execute(text("SELECT last_value FROM reference_number")).scalar_one() == 6 * references.BLOCK - 1
+    finally:
+        other.dispose()
+
+
 def test_the_record_is_append_only_in_the_database(session: Session, engine: Engine) -> None:
     """The audit log and the documents as issued: no UPDATE, DELETE, REPLACE (SQLite) or
     TRUNCATE (PostgreSQL) — whoever holds the database URL."""
