@@ -1,9 +1,10 @@
 """SMTP delivery of the outbox with aiosmtplib.
 
 A deliverer claims due messages under a lease (so two deliverers never send the same
-one), sends them over a few reused connections, and records each outcome right after
-the server's reply — so a crash repeats at most the one message per connection that was
-accepted but not yet marked, with the same Message-ID. 4xx replies and time-outs are
+one), sends them over a few reused connections, and records each outcome before that
+connection's next message can be accepted (before its DATA) — so a crash repeats at most
+the one message per connection that was accepted but not yet marked, with the same
+Message-ID. 4xx replies and time-outs are
 retried with exponential backoff; 5xx is permanent, and a rejected recipient (5.1.x, or
 5xx at RCPT) is marked bounced so nothing more goes to it. One bad recipient never
 blocks the others.
@@ -96,11 +97,12 @@ class Outcome:
 class _Ledger:
     """The deliverer's database side, on one connection held for the whole pass.
 
-    Each outcome is committed as soon as the server has answered, before that SMTP
-    connection sends its next message, so a crash repeats at most one message per
-    connection; outcomes arriving in the same turn of the event loop share one commit.
-    The commit runs on the loop itself: on a held connection it takes under 0.1 ms, and
-    a writer thread measured slower (GIL hand-offs; bench/).
+    Each outcome is committed before that SMTP connection's next DATA (`_send`), so a
+    crash repeats at most one message per connection; a commit starts when GROUP outcomes
+    wait or a connection needs its own, and takes every outcome waiting then. The commit
+    runs on the loop itself: on a held connection it takes under 0.1 ms; a writer thread
+    measured slower (GIL hand-offs), and so did claiming on a thread of its own (on SQLite
+    the claim's write then held the outcomes' commits back; bench/).
     """
 
     def __init__(self, engine: Engine, mail: MailSettings, now: datetime, only: str | None = None) -> None:
