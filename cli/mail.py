@@ -155,7 +155,7 @@ def recipients(
     (until the letter is issued)."""
     from pydantic import ValidationError
 
-    from notifications.registry import audience_of, reachable
+    from notifications.registry import audience_of, count_reachable
     from store import consultations as repo
     from store.models import Audience, first_error
 
@@ -171,7 +171,7 @@ def recipients(
             repo.set_audience(session=s, consultation=c, audience=wanted, now=ctx.now(now))
             s.commit()
         audience = audience_of(c)
-        count = len(reachable(session=s, audience=audience))
+        count = count_reachable(session=s, audience=audience)
     described = audience.describe() if audience else "every reachable stakeholder of the registry"
     typer.echo(f"{c.slug}: {described} — {count} recipient(s) now")
 

@@ -292,12 +292,26 @@ def recipient_batches(*, session: Session, audience: Audience | None = None,
         yield [Recipient(*row) for row in batch]
 
 
-def _batches(session: Session, query: Any, audience: Audience | None, size: int) -> Iterator[list[Any]]:
+def count_reachable(*, session: Session, audience: Audience | None = None) -> int:
+    """How many `reachable` gives, counted by the database; lists (JSON) are matched here,
+    reading that column alone. The staff board counted each consultation's audience by
+    loading every stakeholder as a whole row."""
+    if audience is None or not audience.lists:
+        return session.exec(_reachable_where(select(func.count()).select_from(Stakeholder), audience)).one()
+    return sum(len(batch) for batch in _batches(session, select(Stakeholder.id, Stakeholder.lists), audience, 5000))
+
+
+def _reachable_where(query: Any, audience: Audience | None) -> Any:
     query = query.where(col(Stakeholder.opted_out).is_(False), col(Stakeholder.bounced).is_(False))
     if audience is not None and audience.categories:
         query = query.where(col(Stakeholder.category).in_(audience.categories))
     if audience is not None and audience.countries:
         query = query.where(col(Stakeholder.country).in_(audience.countries))
+    return query
+
+
+def _batches(session: Session, query: Any, audience: Audience | None, size: int) -> Iterator[list[Any]]:
+    query = _reachable_where(query, audience)
     after = 0
     while batch := list(session.exec(query.where(col(Stakeholder.id) > after).order_by(col(Stakeholder.id))
                                      .limit(size))):  # fmt: skip

@@ -137,6 +137,29 @@ def test_unknown_column_is_refused(tmp_path: Path) -> None:
 # --- the outbox ---------------------------------------------------------------------
 
 
+def test_an_audience_counted_is_the_audience_read(session: Session) -> None:
+    """The staff board counts each consultation's audience in the database
+    (`count_reachable`): the same number as the recipients a notice goes to, whatever the
+    audience names — categories, countries, lists — with opted-out and bounced left out."""
+    from store.models import Audience
+
+    rows = [StakeholderCreate(name=f"P{i}", email=f"p{i}@example.org", category=("member_state", "academia")[i % 2],
+                              country=("CH", "EG", "FR")[i % 3], language="en",
+                              lists=[("cwg", "council")[i % 2]] if i % 5 else []) for i in range(60)]  # fmt: skip
+    registry.import_stakeholders(session=session, rows=rows, now=LETTER_DAY)
+    for email in ("p1@example.org", "p2@example.org"):
+        person = session.exec(select(Stakeholder).where(Stakeholder.email == email)).one()
+        person.opted_out, person.bounced = email == "p1@example.org", email == "p2@example.org"
+    session.commit()
+    audiences = [None, Audience(categories=("academia",)), Audience(countries=("EG", "FR")), Audience(lists=("cwg",)),
+                 Audience(categories=("member_state",), countries=("CH",), lists=("council",))]  # fmt: skip
+    for audience in audiences:
+        expected = len(registry.reachable(session=session, audience=audience))
+        assert registry.count_reachable(session=session, audience=audience) == expected, audience
+        assert expected == sum(len(b) for b in registry.recipient_batches(session=session, audience=audience, size=7))
+    assert registry.count_reachable(session=session) == 58
+
+
 def test_issue_letter_queues_invitations_in_the_same_transaction(session: Session) -> None:
     add_people(session)
     gone = session.exec(select(Stakeholder).where(Stakeholder.email == "ivan@example.ru")).one()

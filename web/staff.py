@@ -129,7 +129,7 @@ def _board(request: Request, session: Session, who: Identity, *, message: str | 
                 item["counts"] = response_counts(session.connection(), repo.key(c))  # the compilation's own numbers
                 item["editable"] = c.stage in repo.BEFORE_LETTER and who.may(Role.EDITOR)
                 if stage in (Stage.PROPOSED, Stage.DECIDED):  # who the letter will go to, before it does
-                    item["recipients"] = len(registry.reachable(session=session, audience=registry.audience_of(c)))
+                    item["recipients"] = registry.count_reachable(session=session, audience=registry.audience_of(c))
                     item["untranslated"] = untranslated(c.title, c.questions)
                 cards.append(item)
         columns.append((stage, cards))

@@ -41,7 +41,7 @@ def _mail_page(request: Request, session: Session, c: Consultation, who: Identit
                   by_notice=outbox.by_notice(session=session, consultation_id=key),
                   failed=outbox.messages(session=session, consultation_id=key, status="failed", limit=50),
                   superseded=outbox.messages(session=session, consultation_id=key, status="superseded", limit=20),
-                  reachable=len(registry.reachable(session=session, audience=audience)),
+                  reachable=registry.count_reachable(session=session, audience=audience),
                   notices=PREVIEWABLE)  # fmt: skip
 
 
@@ -96,7 +96,7 @@ async def mail_action(request: Request, ref: str, action: str, who: Editor) -> R
                                       countries=tuple(_split(values.get("countries", ""))),
                                       lists=tuple(_split(values.get("lists", ""))))  # fmt: skip
                     repo.set_audience(session=session, consultation=c, audience=wanted, now=now, actor=who.actor)
-                    count = len(registry.reachable(session=session, audience=registry.audience_of(c)))
+                    count = registry.count_reachable(session=session, audience=registry.audience_of(c))
                     done = f"recipients set: {wanted.describe()} — {count} now"
                 elif action == "test":
                     sent = queue_test(session=session, consultation=c, notice=values.get("notice", ""),
