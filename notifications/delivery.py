@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, NamedTuple
 
 import aiosmtplib
@@ -155,7 +156,7 @@ class _Ledger:
                 for fate, ids in fates.items():
                     if fate is None:
                         continue
-                    status, reason = _FATES[fate]
+                    status, reason = _FATES[_Fate(fate)]
                     mark = update().where(among(t.id, ids, dialect), still_due)
                     changed = self.conn.execute(
                         mark.values(status=status, lease_until=None, last_error=reason)
@@ -308,11 +309,21 @@ class _Ledger:
                     future.set_result(None)
 
 
+class _Fate(StrEnum):
+    """Why a claimed message does not go (`_fates`)."""
+
+    CONSULTATION_CANCELLED = "consultation_cancelled"
+    DEADLINE_MOVED = "deadline_moved"
+    RECIPIENT_UNREACHABLE = "recipient_unreachable"
+
+
 _FATES = {
-    "cancelled": (Status.SUPERSEDED, "superseded: the consultation was cancelled before this went out"),
-    "moved": (Status.SUPERSEDED, "superseded: the deadline it speaks of changed or passed before it went out"),
-    "unreachable": (Status.SKIPPED, "recipient opted out or bounced"),
-}
+    _Fate.CONSULTATION_CANCELLED: (Status.SUPERSEDED,
+                                   "superseded: the consultation was cancelled before this went out"),
+    _Fate.DEADLINE_MOVED: (Status.SUPERSEDED,
+                           "superseded: the deadline it speaks of changed or passed before it went out"),
+    _Fate.RECIPIENT_UNREACHABLE: (Status.SKIPPED, "recipient opted out or bounced"),
+}  # fmt: skip
 
 
 def _fates(window: list[int], now: datetime, dialect: Dialect):
@@ -328,8 +339,8 @@ def _fates(window: list[int], now: datetime, dialect: Dialect):
     cancelled = and_(c.stage == Stage.CANCELLED.value, t.purpose != Notice.CANCELLATION.value,
                      ~t.purpose.startswith("receipt:"), ~t.purpose.startswith("test:"))  # fmt: skip
     moved = and_(t.deadline_at.is_not(None), or_(c.deadline != t.deadline_at, c.deadline <= now))
-    fate = case((cancelled, "cancelled"), (moved, "moved"), (or_(who.opted_out, who.bounced), "unreachable"),
-                else_=null())  # fmt: skip
+    fate = case((cancelled, _Fate.CONSULTATION_CANCELLED.value), (moved, _Fate.DEADLINE_MOVED.value),
+                (or_(who.opted_out, who.bounced), _Fate.RECIPIENT_UNREACHABLE.value), else_=null())  # fmt: skip
     tables = (OutboxMessage.__table__, Consultation.__table__, Stakeholder.__table__)  # type: ignore[attr-defined]
     joined = tables[0].outerjoin(tables[1], c.id == t.consultation_id).outerjoin(tables[2], who.id == t.stakeholder_id)
     return sa_select(t.id, fate).select_from(joined).where(among(t.id, window, dialect))

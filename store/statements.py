@@ -40,13 +40,16 @@ from sqlalchemy.exc import DBAPIError
 def insert_new(table: Table, *, columns: tuple[str, ...], conflict: tuple[str, ...], returning: str) -> TextClause:
     """One row, skipped when it would repeat the unique key `conflict`; returns `returning`
     of the new row, or no row at all."""
-    names = ", ".join(columns)
-    values = ", ".join(f":{c}" for c in columns)
-    sql = (
+    sql = _insert_new_sql(table, columns=columns, conflict=conflict, returning=returning)
+    return text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))
+
+
+def _insert_new_sql(table: Table, *, columns: tuple[str, ...], conflict: tuple[str, ...], returning: str) -> str:
+    names, values = ", ".join(columns), ", ".join(f":{c}" for c in columns)
+    return (
         f"INSERT INTO {table.name} ({names}) VALUES ({values}) "
         f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING {returning}"
     )
-    return text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))
 
 
 @cache
@@ -57,11 +60,9 @@ def insert_new_with(
     """PostgreSQL: `insert_new`, and a row of `child` pointing at the new row (`child_key`)
     with `child_columns`, in one statement (a data-modifying WITH); returns the new id, or
     no row. A web submission's receipt is a message and its body: one round trip fewer."""
-    names, values = ", ".join(columns), ", ".join(f":{c}" for c in columns)
     extra = [c for c in child_columns if c != child_key]
     sql = (
-        f"WITH new AS (INSERT INTO {table.name} ({names}) VALUES ({values}) "
-        f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING id) "
+        f"WITH new AS ({_insert_new_sql(table, columns=columns, conflict=conflict, returning='id')}) "
         f"INSERT INTO {child.name} ({child_key}, {', '.join(extra)}) "
         f"SELECT id, {', '.join(f':{c}' for c in extra)} FROM new RETURNING {child_key}"
     )
