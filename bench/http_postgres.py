@@ -59,10 +59,13 @@ def bare_app():
 def _measure(factory: str, url: str, folder: str, workers: int, tag: str, count: int = N,
              connections: int = CONCURRENCY) -> tuple[float, float, int]:  # fmt: skip
     port = free_port()
-    # uvicorn's own command, as an operator runs it (its workers need a real stdin to inherit)
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", f"bench.http_postgres:{factory}", "--factory",
-                               "--workers", str(workers), "--host", "127.0.0.1", "--port", str(port), "--log-level",
-                               "error", "--timeout-keep-alive", str(KEEP_ALIVE)], cwd=ROOT,
+    # served as `consult serve --workers N` serves (web/serving.py: uvicorn's workers with
+    # TCP_NODELAY kept); its workers need a real stdin to inherit
+    launch = (
+        f"from web.serving import run_workers; run_workers('bench.http_postgres:{factory}', workers={workers},"
+        f" host='127.0.0.1', port={port}, log_level='error', timeout_keep_alive={KEEP_ALIVE})"
+    )
+    server = subprocess.Popen([sys.executable, "-c", launch], cwd=ROOT,
                               stdin=subprocess.DEVNULL, start_new_session=True,
                               env={**os.environ, "BENCH_DATABASE_URL": url, "BENCH_DATA_DIR": folder,
                                    "PYTHONPATH": str(ROOT)})  # fmt: skip

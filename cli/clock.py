@@ -70,6 +70,7 @@ def serve(
 
     from flows.clock import start_background
     from web.app import SERVED_DEMO, create_app
+    from web.serving import run_workers
 
     ctx = app_from_env()
     ctx.ensure_schema()
@@ -95,7 +96,7 @@ def serve(
             uvicorn.run(create_app(settings, demo=demo, watch_clock=True), **options)
         else:  # each worker builds the same app from the environment (web/app.py served_app)
             os.environ.update({"CONSULT_BASE_URL": settings.mail.base_url, SERVED_DEMO: "1" if demo else ""})
-            uvicorn.run("web.app:served_app", factory=True, workers=workers, **options)
+            run_workers("web.app:served_app", workers=workers, **options)
     except (Terminated, KeyboardInterrupt):
         pass
     finally:
