@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import BackgroundTasks, Depends, Request
 from fastapi.responses import HTMLResponse
@@ -28,19 +29,42 @@ from states import Stage
 from states.clock import next_step
 from states.contract import Role
 from states.dates import long_date, long_instant
-from states.errors import ConsultError, Forbidden
+from states.errors import ConsultError, Forbidden, NotFound
 from states.languages import LANGUAGES, pick
 from states.timing import zone
 from store import consultations as repo
 from store.consultations import snapshot
 from store.models import SubmissionCreate
-from store.submissions import Received
+from store.submissions import AlreadyResponded, InvalidAnswer, NotAccepting, Received
+from store.tables import Consultation
 from web import i18n
 from web.access import identity
 from web.security import CredentialCache, LoginThrottle, RateLimit, csrf_ok
 
-T = TypeVar("T")
 MAX_BODY = 12 * 1024 * 1024  # a 10 MB attachment plus the form around it
+INTAKE_BATCH = 32  # responses written in one transaction at most (Web.take_response)
+# The intake's refusals: each is raised before its response writes anything.
+REFUSALS = (NotFound, NotAccepting, AlreadyResponded, InvalidAnswer)
+
+
+@dataclass
+class _Intake:
+    """A response waiting to be written, and where its outcome goes."""
+
+    ref: str
+    data: SubmissionCreate
+    now: datetime
+    channel: str
+    attachment_name: str | None
+    attachment: tuple[str, bytes] | None
+    done: Future[Received] = field(default_factory=Future)
+
+
+def _settle(job: _Intake, outcome: Received | BaseException) -> None:
+    if isinstance(outcome, BaseException):
+        job.done.set_exception(outcome)
+    else:
+        job.done.set_result(outcome)
 
 
 @dataclass
@@ -57,36 +81,78 @@ class Web:
     warnings: list[str]  # shown on the staff pages: what would make real mail wrong
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     basic_cache: CredentialCache = field(default_factory=CredentialCache)
+    intake: deque[_Intake] = field(default_factory=deque)  # responses waiting for a writer thread
 
     async def take_response(
         self, *, ref: str, data: SubmissionCreate, now: datetime, channel: str,
         attachment_name: str | None = None, attachment: tuple[str, bytes] | None = None,
     ) -> Received:  # fmt: skip
-        """Store a response and queue its receipt in one transaction of its own, on the
-        writer; an attachment (stored name, bytes) is written only for a new response."""
+        """Store a response and queue its receipt, on the writer; committed before it
+        returns. An attachment (stored name, bytes) is written only for a new response.
 
-        def work() -> Received:
-            with Session(self.engine, expire_on_commit=False) as session:
-                c = snapshot(session=session, ref=ref)  # read where the write happens: the stage now
-                received = receive(session=session, consultation=c, data=data, now=now, settings=self.settings,
-                                   channel=channel, attachment_name=attachment_name,
-                                   attachment_path=attachment[0] if attachment else None)  # fmt: skip
-                if attachment and received.created:
-                    (self.attachments / attachment[0]).write_bytes(attachment[1])
-                session.commit()
-                return received
+        Responses that arrive together are written together: each writer thread takes what
+        waits, up to `INTAKE_BATCH`, and stores them one after the other in one transaction
+        — the order and the outcome each would have alone, one connection, one snapshot of
+        each consultation and one commit for all. On PostgreSQL a submission's own
+        connection, snapshot and commit were a third of the web's work per submission
+        (bench/http_postgres.py). A refusal (closed, invalid, already responded) is decided
+        before its response writes anything and leaves the others be; any other failure
+        rolls the batch back and each of its responses is tried again alone, so it fails
+        only the one that caused it."""
+        job = _Intake(ref=ref, data=data, now=now, channel=channel, attachment_name=attachment_name,
+                      attachment=attachment)  # fmt: skip
+        self.intake.append(job)
+        self.writer.submit(self._write_waiting)
+        return await asyncio.wrap_future(job.done)
 
-        return await self._write(work)
+    def _write_waiting(self) -> None:
+        """On the writer threads (web/app.py response_writers), off the event loop:
+        responses are the writes that come in bursts. On SQLite one thread, in arrival
+        order: request threads queueing on a lock spent their time handing the GIL to each
+        other, and queueing in SQLite's busy handler sleeps up to 100 ms between tries
+        (bench/http_submissions.py). Staff actions are rare and keep the thread pool."""
+        batch: list[_Intake] = []
+        while len(batch) < INTAKE_BATCH:
+            try:
+                batch.append(self.intake.popleft())
+            except IndexError:  # taken by another writer thread, or none left
+                break
+        if not batch:
+            return
+        try:
+            outcomes = self._store(batch)
+        except Exception:
+            for job in batch:
+                try:
+                    (alone,) = self._store([job])
+                except Exception as exc:
+                    _settle(job, exc)
+                else:
+                    _settle(job, alone)
+            return
+        for job, outcome in zip(batch, outcomes, strict=True):
+            _settle(job, outcome)
 
-    async def _write(self, work: Callable[[], T]) -> T:
-        """Run a response's intake (its own session and commit) off the event loop, on the
-        writer threads (web/app.py response_writers): responses are the writes that come
-        in bursts. On SQLite one thread, in arrival order: request threads queueing on a
-        lock spent their time handing the GIL to each other, and queueing in SQLite's busy
-        handler sleeps up to 100 ms between tries (bench/http_submissions.py: 0.40 → 0.66
-        of a bare endpoint's rate). Staff actions are rare and keep the thread pool.
-        """
-        return await asyncio.get_running_loop().run_in_executor(self.writer, work)
+    def _store(self, batch: list[_Intake]) -> list[Received | ConsultError]:
+        outcomes: list[Received | ConsultError] = []
+        with Session(self.engine, expire_on_commit=False) as session:
+            consultations: dict[str, Consultation] = {}
+            for job in batch:
+                try:
+                    if job.ref not in consultations:  # read where the write happens: the stage now
+                        consultations[job.ref] = snapshot(session=session, ref=job.ref)
+                    received = receive(session=session, consultation=consultations[job.ref], data=job.data,
+                                       now=job.now, settings=self.settings, channel=job.channel,
+                                       attachment_name=job.attachment_name,
+                                       attachment_path=job.attachment[0] if job.attachment else None)  # fmt: skip
+                except REFUSALS as refused:  # raised before this response wrote anything
+                    outcomes.append(refused)
+                    continue
+                if job.attachment and received.created:
+                    (self.attachments / job.attachment[0]).write_bytes(job.attachment[1])
+                outcomes.append(received)
+            session.commit()
+        return outcomes
 
     def fan_out(self) -> None:
         self.notices.submit(self.settings, self.clock())
