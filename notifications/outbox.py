@@ -22,7 +22,7 @@ from sqlmodel import Session, col, func, select
 from notifications.mime import build_bytes
 from notifications.render import Rendered
 from store.installation import installation_key
-from store.statements import bound_value, insert_new, insert_new_rows, insert_new_with, insert_rows
+from store.statements import bound_value, first_row, insert_new, insert_new_rows, insert_new_with, insert_rows
 from store.tables import Consultation, OutboxBody, OutboxMessage
 
 
@@ -93,11 +93,11 @@ def enqueue(*, session: Session, messages: Sequence[Outgoing], now: datetime, se
             body = OutboxBody.__table__  # type: ignore[attr-defined]
             both = insert_new_with(OutboxMessage.__table__, columns=_COLUMNS, conflict=("idempotency_key",),  # type: ignore[attr-defined]
                                    child=body, child_key="outbox_id", child_columns=("outbox_id", "raw"))  # fmt: skip
-            return int(connection.execute(both, {**row, "raw": raw}).scalar() is not None)
-        new_id = connection.execute(_add_one(), row).scalar()
-        if new_id is not None:
-            connection.execute(_add_body(), {"outbox_id": new_id, "raw": raw})
-        return int(new_id is not None)
+            return int(first_row(connection=connection, statement=both, values={**row, "raw": raw}) is not None)
+        added = first_row(connection=connection, statement=_add_one(), values=row)
+        if added is not None:
+            connection.execute(_add_body(), {"outbox_id": added[0], "raw": raw})
+        return int(added is not None)
     # A fan-out: rows and bodies in the driver's own terms, 1,000 to a statement.
     table, dialect = OutboxMessage.__table__, connection.dialect  # type: ignore[attr-defined]
     at = bound_value(table.c.created_at, now, dialect)

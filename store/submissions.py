@@ -23,7 +23,7 @@ from store import references, respondents
 from store.attachments import stored_name
 from store.consultations import plan_of
 from store.models import Answer, SubmissionCreate
-from store.statements import bound_value, insert_new, insert_rows
+from store.statements import bound_value, first_row, insert_new, insert_rows
 from store.tables import AuditEntry, Consultation, Submission
 
 
@@ -120,8 +120,9 @@ def submit(
     }  # fmt: skip
     # One statement on the usual path: the unique (consultation, e-mail) key decides, so two
     # requests racing with the same address cannot both be stored.
-    new_id = session.connection().execute(_insert_new(), values).scalar()
-    if new_id is not None:
+    new = first_row(connection=session.connection(), statement=_insert_new(), values=values)
+    if new is not None:
+        new_id = new[0]
         return Received(Submission(id=new_id, **values), created=True, link=token, publish_after=c.publish_after)
     existing = session.exec(
         select(Submission).where(Submission.consultation_id == c.id, Submission.email == data.email)
