@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from functools import cache
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
     JSON,
@@ -92,23 +93,25 @@ def first_row(*, connection: Connection, statement: TextClause, values: dict[str
         cursor.close()
 
 
-# By the statement's identity and dialect; each entry keeps its statement alive, so an
-# identity is never reused while its entry is here (hot statements are few and kept anyway).
-_compiled_cache: dict[tuple[int, str], tuple[TextClause, str, list[str], list[Any], bool]] = {}
+# By dialect (an engine's: its JSON serializer is its own), then by statement; an entry
+# keeps its statement alive, so an identity is never reused while its entry is here.
+_compiled_cache: WeakKeyDictionary[Dialect, dict[int, tuple[TextClause, str, list[str], list[Any], bool]]] = (
+    WeakKeyDictionary()
+)
 
 
 def _compiled(statement: TextClause, dialect: Dialect) -> tuple[str, list[str], list[Any], bool]:
     """(SQL in the driver's parameter style, parameter names in order, their converters,
-    positional or not), once per statement and dialect."""
-    key = (id(statement), dialect.name)
-    found = _compiled_cache.get(key)
+    positional or not), once per statement and engine."""
+    kept = _compiled_cache.setdefault(dialect, {})
+    found = kept.get(id(statement))
     if found is None:
         compiled = statement.compile(dialect=dialect)
         positional = compiled.positiontup is not None
         names = list(compiled.positiontup) if positional else list(compiled.binds)  # type: ignore[arg-type]
         processors = compiled._bind_processors
         converters = [processors.get(n) for n in names]
-        found = _compiled_cache[key] = (statement, compiled.string, names, converters, positional)
+        found = kept[id(statement)] = (statement, compiled.string, names, converters, positional)
     return found[1:]
 
 

@@ -4,6 +4,7 @@ locking, the append-only audit log and its replay, letter numbers."""
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -307,3 +308,28 @@ def test_verify_finds_a_rewritten_record(session: Session, engine: Engine, datab
     assert found.exit_code == 1
     assert f"{c.slug}: stage reported, but its audit log replays to open" in found.stdout
     assert f"{c.slug}: letter 1: letter.en.html no longer matches its SHA-256 recorded when issued" in found.stdout
+
+
+def test_a_statement_on_the_driver_converts_values_as_its_own_engine_does(tmp_path: Path) -> None:
+    """store/statements.py first_row keeps its compiled form per engine: an engine whose JSON
+    keeps Arabic as written is not given another's (the staff search reads that text)."""
+    import json
+
+    from sqlalchemy import JSON, Column, Integer, MetaData, Table, create_engine
+
+    from store.db import make_engine
+    from store.statements import first_row, insert_new
+
+    table = Table("note", MetaData(), Column("id", Integer, primary_key=True), Column("body", JSON, unique=True))
+    statement = insert_new(table, columns=("body",), conflict=("body",), returning="body")
+    url = f"sqlite:///{tmp_path / 'notes.db'}"
+    plain, ours = create_engine(url), make_engine(url)
+    table.metadata.create_all(plain)
+    for engine, expected in ((plain, json.dumps(["شف"])), (ours, json.dumps(["شف"], ensure_ascii=False))):
+        with engine.begin() as conn:
+            assert first_row(connection=conn, statement=statement, values={"body": ["شف"]})
+        with engine.connect() as conn:
+            stored = conn.exec_driver_sql("SELECT body FROM note ORDER BY id DESC LIMIT 1").scalar()
+        assert stored == expected
+    plain.dispose()
+    ours.dispose()

@@ -232,9 +232,7 @@ def fire_transition(
     "/api/consultations/{ref}/submissions", status_code=201, response_model=Receipt,
     responses={200: {"model": Receipt, "description": "The same response again: already received."}},
 )  # fmt: skip
-async def create_submission(
-    request: Request, response: Response, ref: str, payload: Annotated[dict[str, Any], Body()]
-) -> Receipt:
+async def create_submission(request: Request, ref: str, payload: Annotated[dict[str, Any], Body()]) -> Response:
     """A stakeholder's response (JSON). 201 once committed; the same response again: 200.
     Async, but never blocking: validation is pure, and the write runs on the writer thread."""
     context = web(request)
@@ -247,12 +245,14 @@ async def create_submission(
     if not data.answers:  # JSON carries no file: the answers are the contribution (the form may attach one)
         raise HTTPException(422, [{"field": "answers", "message": "answer at least one question"}])
     received = await context.take_response(ref=ref, data=data, now=context.clock(), channel="api")
-    if not received.created:
-        response.status_code = 200
     s = received.submission
     own = response_view(s).model_dump() | {"name": s.name, "organisation": s.organisation}
-    return Receipt(**own, created=received.created, status=submissions.status_of(s),
-                   publish_after=received.publish_after)  # fmt: skip
+    receipt = Receipt(**own, created=received.created, status=submissions.status_of(s),
+                      publish_after=received.publish_after)  # fmt: skip
+    # Serialized here: returned as a model, FastAPI would dump, validate and dump it again
+    # (response_model still documents it).
+    return Response(receipt.model_dump_json(), status_code=201 if received.created else 200,
+                    media_type="application/json")  # fmt: skip
 
 
 def _field_error(error: dict[str, Any]) -> dict[str, Any]:
