@@ -10,7 +10,10 @@ endpoint's p95 under the same load is reported beside ours. Then a burst: 10,000
 submissions from 64 connections as fast as they go, and a count afterwards — every
 response stored once, every receipt queued once. Everything (PostgreSQL, servers, load)
 shares this machine's 2 cores. Both servers keep idle connections 75 s, as `consult serve`
-does (uvicorn's 5 s closed connections under the load generator's next request).
+does (uvicorn's 5 s closed connections under the load generator's next request). Each is
+measured once all its workers listen and after WARM requests that are not counted: a
+worker's first requests open its pool's connections and compile its templates (the bare
+endpoint has neither), and with a worker still starting every connection went to the other.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ N = 3000
 CONCURRENCY = 16
 BURST, BURST_CONNECTIONS = 10_000, 64
 ROUNDS = 3
+WARM = 500  # requests each server answers before it is measured (not counted)
 NOW = datetime(2017, 7, 1, 10, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[1]
 KEEP_ALIVE = 75  # seconds, as consult serve (cli/clock.py)
@@ -73,16 +77,28 @@ def _measure(factory: str, url: str, folder: str, workers: int, tag: str, count:
     while time.monotonic() < deadline:
         try:
             httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1)
-            break
+            if workers == 1 or _listening(port) == workers:
+                break
         except httpx.HTTPError:
-            time.sleep(0.2)
+            pass
+        time.sleep(0.2)
     try:
+        asyncio.run(post_submissions(port, f"warm-{tag}", WARM, connections))
         seconds, latencies, codes = asyncio.run(post_submissions(port, tag, count, connections))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(30)
     p95 = statistics.quantiles(latencies, n=20)[18] * 1e3
     return count / seconds, p95, sum(n for code, n in codes.items() if code != 201)
+
+
+def _listening(port: int) -> int:
+    """Sockets listening on `port` (one per worker, web/serving.py): the load starts once
+    every worker listens — keep-alive connections opened before the second worker was up
+    all went to the first, for the whole round."""
+    with open("/proc/net/tcp") as table:
+        rows = [line.split() for line in table.readlines()[1:]]
+    return sum(1 for row in rows if row[1].endswith(f":{port:04X}") and row[3] == "0A")
 
 
 def run() -> dict:
