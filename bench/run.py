@@ -34,16 +34,19 @@ SECTIONS = {
     ),
     "http_submissions": (
         "HTTP submissions",
-        "Our `POST /api/consultations/{id}/submissions` (validate, deduplicate, store, queue the receipt mail, one "
-        "transaction, on the SQLite writer thread) vs a bare FastAPI endpoint inserting the same row (a plain `def` "
-        "endpoint, so from the thread pool), both on uvicorn (one process) over the same SQLite database, 16 client "
+        "Our `POST /api/consultations/{id}/submissions` (validate, deduplicate, store, queue the receipt mail, on "
+        "the SQLite writer thread, responses that arrive together in one transaction) vs a bare FastAPI endpoint "
+        "inserting the same row (a plain `def` endpoint, so from the thread pool), both on uvicorn (one process) "
+        "over the same SQLite database, 16 client "
         "connections from this process. Target: ratio ≥ 0.60, p95 < 100 ms, no errors.",
     ),
     "http_postgres": (
         "HTTP submissions on PostgreSQL, one and two web workers",
         "Our endpoint (the app `consult serve --workers N` runs: validate, deduplicate, store, queue the receipt "
-        "mail, one transaction) vs a bare FastAPI endpoint doing the same INSERT, both on uvicorn with the same "
-        "number of worker processes, against the same throwaway PostgreSQL cluster; 16 keep-alive client "
+        "mail; responses that arrive together in one transaction) vs a bare FastAPI endpoint doing the same "
+        "INSERT, both served as `consult serve --workers N` serves (uvicorn's workers, each on a socket of its own, "
+        "web/serving.py) with the same number of worker processes, against the same throwaway PostgreSQL cluster; "
+        "each measured once all its workers listen and after 500 requests not counted; 16 keep-alive client "
         "connections from this process (a closed loop's mean latency is connections ÷ rate: at 32 and ~350 req/s "
         "it is 91 ms by arithmetic, so the bare endpoint's p95 under the same load is given beside ours). Then a "
         "burst of 10,000 submissions from 64 connections, counted afterwards. PostgreSQL, servers and load "
