@@ -121,7 +121,10 @@ class Web:
             return
         try:
             outcomes = self._store(batch)
-        except Exception:
+        except Exception as exc:
+            if len(batch) == 1:  # alone already
+                _settle(batch[0], exc)
+                return
             for job in batch:
                 try:
                     (alone,) = self._store([job])
