@@ -106,6 +106,7 @@ def test_attachment_only_contribution_is_linked_and_served_while_published(clien
     sent = client.post("/consultations/ott-2017/respond", data=bare,
                        files={"attachment": ("مساهمة مصر.pdf", payload, "application/pdf")})  # fmt: skip
     assert sent.status_code == 201
+    assert '<bdi id="attached">مساهمة مصر.pdf</bdi>' in sent.text  # the sender sees the file was received
     row = session.exec(select(Submission)).one()
     link = f"/consultations/ott-2017/responses/{row.reference}/attachment"
     assert link not in client.get("/consultations/ott-2017/responses").text  # not public until confirmed
