@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
-from sqlalchemy import Text, cast, func, insert, null, or_
+from sqlalchemy import Text, cast, func, null, or_
 from sqlmodel import Session, col, select
 
 from notifications import registry_csv
 from states.errors import ConsultError, NotFound
 from states.stages import SYSTEM_ACTOR
 from store.models import Audience, StakeholderCreate, first_error
-from store.statements import contains
+from store.statements import bound_value, contains, insert_rows, to_driver
 from store.tables import Consultation, RegistryEntry, Stakeholder
 
 UPDATABLE = ("name", "organisation", "category", "country", "language", "lists")
@@ -217,14 +217,19 @@ def _streamed_chunk(session: Session, chunk: list[tuple[int, StakeholderCreate]]
 
 def _apply(*, session: Session, rows: list[StakeholderCreate], now: datetime) -> ImportReport:
     existing = _existing(session=session, emails=[r.email for r in rows])
-    new, updated, unchanged = [], 0, 0
+    table, dialect = Stakeholder.__table__, session.get_bind().dialect  # type: ignore[attr-defined]
+    at, no, as_json = (
+        bound_value(table.c.created_at, now, dialect),
+        bound_value(table.c.bounced, False, dialect),
+        (to_driver(table.c.lists, dialect)),
+    )
+    new: list[tuple] = []
+    updated = unchanged = 0
     for row in rows:
         known = existing.get(row.email)
         if known is None:
-            new.append(
-                {**row.model_dump(), "lists": list(row.lists), "opted_out": False, "bounced": False,
-                 "created_at": now, "updated_at": now, "unsubscribe_token": secrets.token_urlsafe(24)}
-            )  # fmt: skip
+            new.append((row.email, row.name, row.organisation, row.category, row.country, row.language,
+                        as_json(list(row.lists)), no, no, secrets.token_urlsafe(24), at, at))  # fmt: skip
             continue
         wanted = {k: list(row.lists) if k == "lists" else getattr(row, k) for k in UPDATABLE}
         changes = {k: v for k, v in wanted.items() if getattr(known, k) != v}
@@ -235,10 +240,15 @@ def _apply(*, session: Session, rows: list[StakeholderCreate], now: datetime) ->
             updated += 1
         else:
             unchanged += 1
-    if new:
-        session.execute(insert(Stakeholder), new)
+    # New rows through the driver (values converted once above): SQLAlchemy's bulk insert
+    # converted each row's parameters in Python, half of a 1,000,000-address import.
+    insert_rows(connection=session.connection(), table=table, columns=_NEW_COLUMNS, rows=new)
     session.flush()  # written: the identity map holds them weakly now, so each chunk is let go
     return ImportReport(created=len(new), updated=updated, unchanged=unchanged)
+
+
+_NEW_COLUMNS = ("email", "name", "organisation", "category", "country", "language", "lists", "opted_out", "bounced",
+                "unsubscribe_token", "created_at", "updated_at")  # fmt: skip
 
 
 def _logged(*, session: Session, report: ImportReport, now: datetime, actor: str, source: str) -> ImportReport:

@@ -12,6 +12,7 @@ converted exactly as the ORM would.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -197,8 +198,17 @@ def driver_executemany(*, connection: Connection, sql: str, rows: list[tuple]) -
 
 def bound_value(column: Column, value: Any, dialect: Dialect) -> Any:
     """`value` as SQLAlchemy would hand it to the driver for `column` (its type's conversion)."""
+    return to_driver(column, dialect)(value)
+
+
+def to_driver(column: Column, dialect: Dialect) -> Callable[[Any], Any]:
+    """`bound_value` for many values of one column: its type's conversion, found once."""
     process = column.type.dialect_impl(dialect).bind_processor(dialect)
-    return process(value) if process else value
+    return process or _as_is
+
+
+def _as_is(value: Any) -> Any:
+    return value
 
 
 def among(column: ColumnElement[int], values: list[int], dialect: Dialect) -> ColumnElement[bool]:
