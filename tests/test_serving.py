@@ -73,7 +73,8 @@ def pid_app():  # noqa: ANN201  (a uvicorn factory for the test below)
 def test_two_workers_both_take_connections_and_stop_together() -> None:
     """Sixteen keep-alive connections opened at once: with uvicorn's one socket the first
     worker awake accepted all of them; here the kernel spreads them (all on one worker
-    has odds of 1 in 30,000 a round). SIGTERM to the supervisor stops both."""
+    has odds of 1 in 30,000 a round). A second server on that port is refused, as uvicorn's
+    would be. SIGTERM to the supervisor stops both."""
     port = free_port()
     launch = (f"from web.serving import run_workers; run_workers('tests.test_serving:pid_app', workers=2, "
               f"host='127.0.0.1', port={port}, log_level='error')")  # fmt: skip
@@ -106,6 +107,15 @@ def test_two_workers_both_take_connections_and_stop_together() -> None:
         rounds = [asyncio.run(pids()) for _ in range(3)]
         assert all(len(set(seen)) == 2 for seen in rounds), rounds
         seen = rounds[0]
+        second = subprocess.Popen([sys.executable, "-c", launch], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                                  stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                  start_new_session=True)  # fmt: skip
+        try:
+            _, said = second.communicate(timeout=60)
+        finally:
+            if second.poll() is None:
+                os.killpg(second.pid, signal.SIGKILL)
+        assert second.returncode == 1 and "address already in use" in said.lower(), said
         os.kill(server.pid, signal.SIGTERM)
         assert server.wait(30) == 0
         for pid in set(seen):

@@ -46,8 +46,19 @@ def _listener(family: int, address: tuple) -> socket.socket:
 
 def shared_port(host: str, port: int) -> _SharedPort:
     """The address all workers listen on, held (bound, not listening) by the supervisor;
-    port 0 picks a free one, which the workers then share."""
+    port 0 picks a free one, which the workers then share.
+
+    SO_REUSEPORT would also let a second server on the same port in, silently taking half
+    the connections (an old version left running, say): a plain socket is bound first, and
+    fails, as uvicorn's does, while anything listens there."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a stopped server's TIME_WAIT is no obstacle
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise SystemExit(f"error while attempting to bind on address {(host, port)}: {exc.strerror}") from None
+        port = probe.getsockname()[1]
     sock = _SharedPort(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
