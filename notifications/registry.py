@@ -218,11 +218,8 @@ def _streamed_chunk(session: Session, chunk: list[tuple[int, StakeholderCreate]]
 def _apply(*, session: Session, rows: list[StakeholderCreate], now: datetime) -> ImportReport:
     existing = _existing(session=session, emails=[r.email for r in rows])
     table, dialect = Stakeholder.__table__, session.get_bind().dialect  # type: ignore[attr-defined]
-    at, no, as_json = (
-        bound_value(table.c.created_at, now, dialect),
-        bound_value(table.c.bounced, False, dialect),
-        (to_driver(table.c.lists, dialect)),
-    )
+    at, no = bound_value(table.c.created_at, now, dialect), bound_value(table.c.bounced, False, dialect)
+    as_json = to_driver(table.c.lists, dialect)
     new: list[tuple] = []
     updated = unchanged = 0
     for row in rows:
