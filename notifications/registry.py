@@ -308,6 +308,23 @@ def count_reachable(*, session: Session, audience: Audience | None = None) -> in
     return sum(len(batch) for batch in _batches(session, select(Stakeholder.id, Stakeholder.lists), audience, 5000))
 
 
+def count_reachable_by_group(
+    *, session: Session, audience: Audience | None = None
+) -> list[tuple[str, str | None, int]]:
+    """`count_reachable` by (category, country): the staff responses page's "invited" before
+    the letter. It loaded every reachable stakeholder as a whole row for each view."""
+    if audience is None or not audience.lists:
+        by = (col(Stakeholder.category), col(Stakeholder.country))
+        query = _reachable_where(select(*by, func.count()).select_from(Stakeholder), audience).group_by(*by)
+        return [(category, country, n) for category, country, n in session.exec(query)]
+    counted: dict[tuple[str, str | None], int] = {}
+    columns = select(Stakeholder.id, Stakeholder.lists, Stakeholder.category, Stakeholder.country)
+    for batch in _batches(session, columns, audience, 5000):
+        for row in batch:
+            counted[(row.category, row.country)] = counted.get((row.category, row.country), 0) + 1
+    return [(category, country, n) for (category, country), n in counted.items()]
+
+
 def _reachable_where(query: Any, audience: Audience | None) -> Any:
     query = query.where(col(Stakeholder.opted_out).is_(False), col(Stakeholder.bounced).is_(False))
     if audience is not None and audience.categories:

@@ -130,9 +130,12 @@ class Breakdown:
     by_country: list[tuple[str, int, int]]
 
 
-def breakdown(*, session: Session, consultation_id: int, invited_before_letter: list[Stakeholder] | None) -> Breakdown:
+def breakdown(
+    *, session: Session, consultation_id: int, invited_before_letter: list[tuple[str, str | None, int]] | None
+) -> Breakdown:
     """Invited: those the invitation was queued to (after the letter), else those it would
-    go to now (`invited_before_letter`, the audience's reachable stakeholders)."""
+    go to now (`invited_before_letter`: the audience's reachable stakeholders, counted by
+    category and country)."""
     S = Submission
     responded_cat = dict(session.exec(select(S.category, func.count()).where(S.consultation_id == consultation_id)
                                       .group_by(S.category)).all())  # fmt: skip
@@ -147,10 +150,7 @@ def breakdown(*, session: Session, consultation_id: int, invited_before_letter: 
         )
         invited_rows = [(cat, cty, n) for cat, cty, n in session.exec(sent)]
     else:
-        counted: dict[tuple[str, str | None], int] = {}
-        for p in invited_before_letter:
-            counted[(p.category, p.country)] = counted.get((p.category, p.country), 0) + 1
-        invited_rows = [(cat, cty, n) for (cat, cty), n in counted.items()]
+        invited_rows = invited_before_letter
     inv_cat: dict[str, int] = {}
     inv_cty: dict[str, int] = {}
     for cat, cty, n in invited_rows:

@@ -141,6 +141,8 @@ def test_an_audience_counted_is_the_audience_read(session: Session) -> None:
     """The staff board counts each consultation's audience in the database
     (`count_reachable`): the same number as the recipients a notice goes to, whatever the
     audience names — categories, countries, lists — with opted-out and bounced left out."""
+    from collections import Counter
+
     from store.models import Audience
 
     rows = [StakeholderCreate(name=f"P{i}", email=f"p{i}@example.org", category=("member_state", "academia")[i % 2],
@@ -154,9 +156,13 @@ def test_an_audience_counted_is_the_audience_read(session: Session) -> None:
     audiences = [None, Audience(categories=("academia",)), Audience(countries=("EG", "FR")), Audience(lists=("cwg",)),
                  Audience(categories=("member_state",), countries=("CH",), lists=("council",))]  # fmt: skip
     for audience in audiences:
-        expected = len(registry.reachable(session=session, audience=audience))
+        read = registry.reachable(session=session, audience=audience)
+        expected = len(read)
         assert registry.count_reachable(session=session, audience=audience) == expected, audience
         assert expected == sum(len(b) for b in registry.recipient_batches(session=session, audience=audience, size=7))
+        by_group = Counter((p.category, p.country) for p in read)  # the responses page's "invited", by group
+        counted = registry.count_reachable_by_group(session=session, audience=audience)
+        assert {(cat, cty): n for cat, cty, n in counted} == by_group and len(counted) == len(by_group), audience
     assert registry.count_reachable(session=session) == 58
 
 

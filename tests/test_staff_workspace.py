@@ -202,6 +202,29 @@ def test_staff_pages_moderate_export_and_counts(client: TestClient, session: Ses
     assert re.search(r"<td>EG</td><td>\d+</td><td>1</td>", counts)  # by country
 
 
+def test_before_the_letter_the_responses_page_counts_who_would_be_invited(
+    client: TestClient,  # noqa: F811
+    session: Session,
+) -> None:
+    """Counted by the database by category and country (`registry.count_reachable_by_group`);
+    the opted-out left out."""
+    from store.models import StakeholderCreate
+
+    consultation_in(session, Stage.DECIDED, slug="before-2017")
+    rows = [StakeholderCreate(name=f"P{i}", email=f"p{i}@example.org", category=("member_state", "academia")[i % 2],
+                              country=("EG", "CH")[i % 2]) for i in range(7)]  # fmt: skip
+    registry.import_stakeholders(session=session, rows=rows, now=NOW)
+    session.commit()
+    registry.opt_out(session=session, token=registry.list_stakeholders(session=session)[0].unsubscribe_token, now=NOW)
+    session.commit()
+    _login(client)
+    counts = client.get("/staff/consultations/before-2017/responses").text
+    assert "data-totals>0 responded of 6 to be invited" in counts
+    assert re.search(r"<td>EG</td><td>3</td><td>0</td>", counts) and re.search(
+        r"<td>CH</td><td>3</td><td>0</td>", counts
+    )
+
+
 def test_registry_import_takes_what_excel_writes(session: Session, tmp_path: Path) -> None:
     rows = registry.read_csv(DATA / "stakeholders-excel-cp1252.csv")  # cp1252, semicolons, `E-mail`, `Nom`
     assert [(r.name, r.email, r.category, r.country) for r in rows] == [
