@@ -12,7 +12,8 @@ converted exactly as the ORM would.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -83,15 +84,9 @@ def first_row(*, connection: Connection, statement: TextClause, values: dict[str
     params: Any = [f(values[n]) if f else values[n] for n, f in zip(names, convert, strict=True)]
     if not positional:
         params = dict(zip(names, params, strict=True))
-    dbapi = connection.dialect.loaded_dbapi
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
+    with driver_cursor(connection, sql, params) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone() if cursor.description else None
-    except dbapi.Error as exc:
-        raise DBAPIError.instance(sql, params, exc, dbapi.Error, dialect=connection.dialect) from exc
-    finally:
-        cursor.close()
 
 
 # By dialect (an engine's: its JSON serializer is its own), then by statement; an entry
@@ -153,26 +148,27 @@ def insert_new_rows(
         f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES {', '.join([one] * len(rows))} "
         f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING {returning}"
     )
-    dbapi = connection.dialect.loaded_dbapi
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
+    with driver_cursor(connection, sql) as cursor:
         cursor.execute(sql, [value for row in rows for value in row])
         return list(cursor.fetchall())
-    except dbapi.Error as exc:
-        raise DBAPIError.instance(sql, None, exc, dbapi.Error, dialect=connection.dialect) from exc
-    finally:
-        cursor.close()
 
 
 def _copy(*, connection: Connection, sql: str, rows: list[tuple]) -> None:
+    with driver_cursor(connection, sql) as cursor, cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+@contextmanager
+def driver_cursor(connection: Connection, sql: str, params: Any = None) -> Iterator[Any]:
+    """A cursor of the driver on the connection's current transaction, closed after; the
+    driver's errors come out as SQLAlchemy's (IntegrityError and so on), as elsewhere."""
     dbapi = connection.dialect.loaded_dbapi
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        with cursor.copy(sql) as copy:
-            for row in rows:
-                copy.write_row(row)
+        yield cursor
     except dbapi.Error as exc:
-        raise DBAPIError.instance(sql, None, exc, dbapi.Error, dialect=connection.dialect) from exc
+        raise DBAPIError.instance(sql, params, exc, dbapi.Error, dialect=connection.dialect) from exc
     finally:
         cursor.close()
 
@@ -183,17 +179,10 @@ def placeholder(dialect: Dialect) -> str:
 
 
 def driver_executemany(*, connection: Connection, sql: str, rows: list[tuple]) -> int:
-    """`sql` for each row, on the connection's current transaction; returns rows changed.
-    The driver's errors come out as SQLAlchemy's (IntegrityError and so on), as elsewhere."""
-    dbapi = connection.dialect.loaded_dbapi
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
+    """`sql` for each row, on the connection's current transaction; returns rows changed."""
+    with driver_cursor(connection, sql) as cursor:
         cursor.executemany(sql, rows)
         return cursor.rowcount
-    except dbapi.Error as exc:
-        raise DBAPIError.instance(sql, None, exc, dbapi.Error, dialect=connection.dialect) from exc
-    finally:
-        cursor.close()
 
 
 def bound_value(column: Column, value: Any, dialect: Dialect) -> Any:

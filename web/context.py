@@ -128,8 +128,8 @@ class Web:
             for job in batch:
                 try:
                     (alone,) = self._store([job])
-                except Exception as exc:
-                    _settle(job, exc)
+                except Exception as failed:
+                    _settle(job, failed)
                 else:
                     _settle(job, alone)
             return

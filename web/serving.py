@@ -22,7 +22,7 @@ worker is not affected by either fault: uvicorn hands asyncio a host and port.
 from __future__ import annotations
 
 import socket
-from typing import Any
+from typing import Any, cast
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
@@ -36,8 +36,9 @@ class _SharedPort(socket.socket):
         return _listener, (self.family, self.getsockname())
 
 
-def _listener(family: int, address: tuple) -> socket.socket:
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+def _listener(family: int, address: tuple, kind: type[socket.socket] = socket.socket) -> socket.socket:
+    """A TCP socket bound to `address` beside the others on it (SO_REUSEPORT)."""
+    sock = kind(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(address)
@@ -59,11 +60,7 @@ def shared_port(host: str, port: int) -> _SharedPort:
         except OSError as exc:
             raise SystemExit(f"error while attempting to bind on address {(host, port)}: {exc.strerror}") from None
         port = probe.getsockname()[1]
-    sock = _SharedPort(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    return sock
+    return cast(_SharedPort, _listener(family, (host, port), _SharedPort))
 
 
 def run_workers(app: str, *, workers: int, host: str, port: int, **options: Any) -> None:

@@ -48,8 +48,9 @@ def table(request: Request, session: DB, ref: str, who: Viewer, before: int | No
     wanted = _filter(request)
     page = search(session=session, consultation_id=repo.key(c), wanted=wanted, before=before)
     before_letter = c.stage in repo.BEFORE_LETTER
-    audience = registry.audience_of(c)
-    invited = registry.count_reachable_by_group(session=session, audience=audience) if before_letter else None
+    invited = (
+        registry.count_reachable_by_group(session=session, audience=registry.audience_of(c)) if before_letter else None
+    )
     counts = breakdown(session=session, consultation_id=repo.key(c), invited_before_letter=invited)
     return render(request, "staff_responses.html", c=c, page=page, wanted=wanted, counts=counts, who=who, Role=Role,
                   categories=CATEGORIES, languages_all=LANGUAGES, channels=CHANNELS, statuses=STATUSES,
